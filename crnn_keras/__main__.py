@@ -1,0 +1,5 @@
+import sys
+
+from crnn_keras.cli import main
+
+sys.exit(main())

@@ -1,0 +1,170 @@
+"""Export a reader to TFLite with greedy CTC decoding inside the graph.
+
+The graph takes one image, uint8 (1, H, W, C), and returns (signature "serve"):
+    ids         (1, T) int32   character ids, front-packed, padded with -1;
+                               id i ≥ 1 is vocabulary[i - 1]
+    confidence  (1,)   float32 probability of the best path
+    vocabulary  (V,)   int32   the vocabulary as Unicode code points
+
+The vocabulary is an output of the model itself, so an app cannot pair a model
+with the wrong character list. Only built-in TFLite ops are used (no Flex, no
+custom ops): the collapse is argmax, compare, cumsum and a one-hot scatter, all
+with static shapes, because a fixed batch of 1 is what converts a GRU cleanly.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Iterator
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+QUANTIZE_MODES = ("float32", "float16", "dynamic", "int8")
+SIGNATURE = "serve"
+OUTPUTS = ("ids", "confidence", "vocabulary")
+
+
+def greedy_collapse_graph(logits, blank_index: int = 0):
+    """Best path → merged, blank-free ids packed to the front, padded with -1.
+
+    Input: logits (B, T, K). Output: (ids (B, T) int32, confidence (B,) float32).
+    """
+    import tensorflow as tf
+
+    steps = logits.shape[1]
+    ids = tf.argmax(logits, axis=-1, output_type=tf.int32)
+    previous = tf.pad(ids[:, :-1], [[0, 0], [1, 0]], constant_values=-1)
+    keep = tf.logical_and(tf.not_equal(ids, previous), tf.not_equal(ids, blank_index))
+    keep_i = tf.cast(keep, tf.int32)
+    # Kept frame t goes to slot cumsum-1; dropped frames point at slot -1, which one_hot ignores.
+    slot = tf.where(keep, tf.cumsum(keep_i, axis=1) - 1, -tf.ones_like(ids))
+    placed = tf.one_hot(slot, steps, dtype=tf.float32)  # (B, T_frame, T_slot)
+    values = tf.cast(ids + 1, tf.float32)[:, :, None]
+    packed = tf.cast(tf.reduce_sum(placed * values, axis=1), tf.int32) - 1
+    log_probs = tf.nn.log_softmax(logits, axis=-1)
+    confidence = tf.exp(tf.reduce_sum(tf.reduce_max(log_probs, axis=-1), axis=-1))
+    return packed, confidence
+
+
+def _calibration_batches(images: np.ndarray) -> Iterator[list[np.ndarray]]:
+    for image in images:
+        yield [image[None].astype(np.uint8)]
+
+
+def convert(reader, quantize: str = "float32", calibration: np.ndarray | None = None) -> bytes:
+    """A Keras reader → TFLite flatbuffer bytes.
+
+    Args:
+        reader: a reader model (as saved in model.keras).
+        quantize: float32 | float16 | dynamic | int8.
+        calibration: (N, H, W, C) uint8 images; required for int8.
+    """
+    import keras
+    import tensorflow as tf
+
+    from crnn_keras.model import find_backbone, find_decoder
+
+    if quantize not in QUANTIZE_MODES:
+        raise ValueError(f"--quantize {quantize!r}: choose one of {', '.join(QUANTIZE_MODES)}")
+    if quantize == "int8" and (calibration is None or len(calibration) == 0):
+        raise ValueError("int8 needs calibration images: pass --calibration-data DIR")
+    backbone = find_backbone(reader)
+    vocabulary = find_decoder(reader).vocabulary
+    codepoints = tf.constant([ord(ch) for ch in vocabulary], tf.int32)
+    _, height, width, channels = backbone.input_shape
+
+    def serve(image):
+        logits = backbone(image, training=False)
+        ids, confidence = greedy_collapse_graph(logits)
+        # Tie the constant to the graph so the converter keeps it as a real output.
+        vocab = codepoints + tf.zeros([], tf.int32) * tf.cast(tf.size(ids), tf.int32)
+        return {"ids": ids, "confidence": confidence, "vocabulary": vocab}
+
+    archive = keras.export.ExportArchive()
+    archive.track(backbone)
+    archive.add_endpoint(
+        name=SIGNATURE,
+        fn=serve,
+        input_signature=[tf.TensorSpec([1, height, width, channels], tf.uint8, name="image")],
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        archive.write_out(tmp, verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(tmp, signature_keys=[SIGNATURE])
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        if quantize != "float32":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        if quantize == "float16":
+            converter.target_spec.supported_types = [tf.float16]
+        if quantize == "int8":
+            converter.representative_dataset = lambda: _calibration_batches(calibration)
+        return converter.convert()
+
+
+def op_names(tflite_model: bytes | str) -> list[str]:
+    """The distinct operator names in a TFLite model (flatbuffer bytes or a path)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    if isinstance(tflite_model, (bytes, bytearray)):
+        interpreter = Interpreter(model_content=bytes(tflite_model))
+    else:
+        interpreter = Interpreter(model_path=tflite_model)
+    return sorted({op["op_name"] for op in interpreter._get_ops_details()})
+
+
+def export(model_path: str, out_path: str, quantize: str = "float32", calibration_dir: str | None = None,
+           label_regex: str | None = None) -> dict:
+    """Loads model.keras, converts, writes `out_path`; returns a description.
+
+    int8 calibrates on `calibration_dir`, else on the sample the training run
+    kept beside the model (calibration.npy).
+    """
+    from crnn_keras.reader import _KerasModel
+
+    keras_model = _KerasModel.load(model_path)
+    calibration = None
+    if quantize == "int8":
+        calibration = load_calibration(model_path, calibration_dir, keras_model)
+    flatbuffer = convert(keras_model.model, quantize, calibration)
+    tmp = f"{out_path}.tmp"
+    with open(tmp, "wb") as f:
+        f.write(flatbuffer)
+    os.replace(tmp, out_path)
+    from crnn_keras.lite import LiteModel
+
+    lite = LiteModel(out_path)
+    return {
+        "path": out_path,
+        "bytes": len(flatbuffer),
+        "quantize": quantize,
+        "input": lite.input_description(),
+        "outputs": lite.output_description(),
+        "ops": op_names(flatbuffer),
+    }
+
+
+def load_calibration(model_path: str, calibration_dir: str | None, keras_model) -> np.ndarray:
+    """Calibration images: from a folder if given, else calibration.npy beside the model."""
+    from crnn_keras.files import list_image_files
+    from crnn_keras.images import load_images
+
+    shape = (keras_model.height, keras_model.width, keras_model.channels)
+    if calibration_dir:
+        files, _ = list_image_files([calibration_dir])
+        images, kept, _ = load_images(files[:500], *shape)
+        if not kept:
+            raise ValueError(f"{calibration_dir}: no readable calibration images")
+        return images
+    sample = os.path.join(os.path.dirname(os.path.abspath(model_path)), "calibration.npy")
+    if not os.path.exists(sample):
+        raise ValueError(
+            f"{model_path}: int8 needs calibration images and no {os.path.basename(sample)} lies beside "
+            "the model: pass --calibration-data DIR"
+        )
+    images = np.load(sample)
+    if images.shape[1:] != shape or images.dtype != np.uint8 or not len(images):
+        raise ValueError(f"{sample}: holds images of shape {images.shape[1:]}, the model takes {shape}")
+    return images

@@ -1,0 +1,168 @@
+"""Decoding images of any kind into the model's fixed-size uint8 arrays.
+
+Pillow, not `tf.io.decode_image`, reads the files: it handles palette
+transparency, 16-bit and 1-bit modes, EXIF rotation, GIF and BMP alike, and
+its errors can be turned into one line that names the file. No TensorFlow here.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+# Far above any captcha or text line; a header claiming more is a decompression bomb.
+MAX_PIXELS = 32_000_000
+
+
+class ImageError(ValueError):
+    """An image that cannot be read; str() is one line naming the file and the problem."""
+
+    def __init__(self, path: str, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+def _flatten(image: Image.Image) -> Image.Image:
+    """Any mode → 'RGB' or 'L', with transparent pixels composited onto white."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        array = np.asarray(image, dtype=np.float64)
+        top = array.max() if array.size else 0
+        # 16-bit files often hold 8-bit ranges; only rescale when values need it.
+        if top > 255:
+            array = array * (255.0 / (65535.0 if top <= 65535 else top))
+        return Image.fromarray(np.clip(array, 0, 255).astype(np.uint8), "L")
+    has_alpha = image.mode in ("RGBA", "LA", "PA") or (
+        image.mode == "P" and "transparency" in image.info
+    ) or (image.mode in ("L", "RGB") and "transparency" in image.info)
+    if has_alpha:
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    if image.mode in ("L", "RGB"):
+        return image
+    return image.convert("RGB")
+
+
+def open_image(source: str | Image.Image | np.ndarray) -> Image.Image:
+    """A path, PIL image or array → a PIL image in mode 'L' or 'RGB'.
+
+    Raises:
+        ImageError: unreadable, empty, truncated, not an image, or too large.
+    """
+    if isinstance(source, np.ndarray):
+        return _from_array(source)
+    if isinstance(source, Image.Image):
+        return _flatten(source)
+    path = os.fspath(source)
+    if os.path.isdir(path):
+        raise ImageError(path, f"is a folder, not an image")
+    try:
+        if os.path.getsize(path) == 0:
+            raise ImageError(path, f"empty file (0 bytes)")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                width, height = image.size
+                if width * height > MAX_PIXELS:
+                    raise ImageError(
+                        path,
+                        f"declares {width}x{height} pixels, over the "
+                        f"{MAX_PIXELS:,} limit (decompression bomb?)"
+                    )
+                if width == 0 or height == 0:
+                    raise ImageError(path, f"has no pixels ({width}x{height})")
+                image.seek(0)  # first frame of an animated GIF
+                image = ImageOps.exif_transpose(image)
+                image.load()
+                return _flatten(image)
+    except ImageError:
+        raise
+    except PermissionError:
+        raise ImageError(path, f"permission denied") from None
+    except FileNotFoundError:
+        raise ImageError(path, f"no such file") from None
+    except UnidentifiedImageError:
+        raise ImageError(path, f"not an image Pillow can read") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(path, f"too many pixels (decompression bomb?)") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
+        detail = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ImageError(path, f"cannot decode ({detail})") from None
+
+
+def _from_array(array: np.ndarray) -> Image.Image:
+    if array.ndim == 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] not in (3, 4)):
+        raise ImageError(
+            "<array>", f"shape {array.shape}: expected (H, W), (H, W, 1), (H, W, 3) or (H, W, 4)"
+        )
+    if array.dtype != np.uint8:
+        if np.issubdtype(array.dtype, np.floating) and array.size and array.max() <= 1.0:
+            array = array * 255.0
+        array = np.clip(array, 0, 255).astype(np.uint8)
+    return _flatten(Image.fromarray(array))
+
+
+def to_model_input(image: Image.Image, height: int, width: int, channels: int) -> np.ndarray:
+    """A flattened PIL image → (height, width, channels) uint8, stretched to size."""
+    image = image.convert("L" if channels == 1 else "RGB")
+    if image.size != (width, height):
+        image = image.resize((width, height), Image.Resampling.BILINEAR)
+    array = np.asarray(image, dtype=np.uint8)
+    return array[..., None] if channels == 1 else array
+
+
+def load_image(
+    source: str | Image.Image | np.ndarray, height: int, width: int, channels: int
+) -> np.ndarray:
+    """Reads one image as model input: (height, width, channels) uint8."""
+    return to_model_input(open_image(source), height, width, channels)
+
+
+def _load_or_error(args):
+    path, height, width, channels = args
+    try:
+        return load_image(path, height, width, channels), None
+    except ImageError as error:
+        return None, error.reason
+
+
+def load_images(
+    paths: Sequence[str], height: int, width: int, channels: int, workers: int | None = None
+) -> tuple[np.ndarray, list[int], list[tuple[int, str]]]:
+    """Decodes many files into one compact array.
+
+    Returns:
+        images: (N_ok, height, width, channels) uint8.
+        kept: for each row of `images`, its index in `paths`.
+        errors: (index in `paths`, reason) for each file that could not be read.
+    """
+    jobs = [(p, height, width, channels) for p in paths]
+    workers = workers or min(os.cpu_count() or 1, 8)
+    images = np.empty((len(paths), height, width, channels), np.uint8)
+    kept: list[int] = []
+    errors: list[tuple[int, str]] = []
+
+    def collect(results):
+        # Fill in place as results stream in: memory stays at one array.
+        for index, (array, error) in enumerate(results):
+            if error is None:
+                images[len(kept)] = array
+                kept.append(index)
+            else:
+                errors.append((index, error))
+
+    if workers > 1 and len(jobs) >= 2000:
+        import multiprocessing
+
+        with multiprocessing.get_context("spawn").Pool(workers) as pool:
+            collect(pool.imap(_load_or_error, jobs, chunksize=256))
+    else:
+        collect(map(_load_or_error, jobs))
+    return images[: len(kept)], kept, errors

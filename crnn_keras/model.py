@@ -1,0 +1,172 @@
+"""The CRNN: residual CNN that squeezes the height to 1, a GRU over the width, CTC.
+
+    image (B, H, W, C) uint8
+      → Rescaling, stem conv 3x3
+      → BasicBlock × n, each with stride 2 in height (the first few also in width)
+      → height is now 2 → Conv 2x5 (valid in height) → height exactly 1
+      → Reshape (B, T, F): width becomes time, channels become features
+      → bidirectional GRU → Dense: logits (B, T, vocabulary + 1)
+
+Class 0 of the logits is the CTC blank; class i ≥ 1 is `vocabulary[i - 1]`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+
+import keras
+from keras import layers
+
+from crnn_keras.ctc import CTCLoss
+from crnn_keras.decode import CTCDecoder
+
+BLANK_INDEX = 0
+BACKBONE_NAME = "crnn"
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """The shape of a CRNN; saved as JSON in each run folder.
+
+    Attributes:
+        height: input height; a power of two ≥ 8 so the blocks reach height 2.
+        width: input width; a multiple of 2**width_halvings.
+        channels: 1 (grayscale) or 3 (RGB).
+        block_widths: filters of the last four BasicBlocks; for a taller input
+            the first width repeats, for a shorter one the first blocks go.
+        width_halvings: how many of the first blocks also halve the width;
+            time steps = width / 2**width_halvings.
+        rnn_units: GRU units per direction.
+        dropout: before the GRU, during training only.
+    """
+
+    height: int = 32
+    width: int = 128
+    channels: int = 1
+    block_widths: tuple[int, ...] = (32, 64, 96, 128)
+    width_halvings: int = 2
+    rnn_units: int = 96
+    dropout: float = 0.2
+
+    @property
+    def time_steps(self) -> int:
+        return self.width // 2**self.width_halvings
+
+    @property
+    def num_blocks(self) -> int:
+        return int(math.log2(self.height)) - 1
+
+    def validate(self) -> None:
+        if self.height < 8 or 2 ** int(math.log2(self.height)) != self.height:
+            raise ValueError(
+                f"height {self.height}: must be a power of two ≥ 8 (8, 16, 32, 64, …) so that "
+                "halving blocks reach height 2 for the final 2x5 convolution"
+            )
+        if self.channels not in (1, 3):
+            raise ValueError(f"channels {self.channels}: must be 1 (grayscale) or 3 (RGB)")
+        if self.width_halvings > self.num_blocks:
+            raise ValueError(f"width_halvings {self.width_halvings}: at most {self.num_blocks} blocks")
+        step = 2**self.width_halvings
+        if self.width < 8 or self.width % step:
+            raise ValueError(f"width {self.width}: must be a multiple of {step} and ≥ 8")
+
+    def block_filters(self) -> list[int]:
+        widths = list(self.block_widths)
+        n = self.num_blocks
+        return widths[-n:] if n <= len(widths) else [widths[0]] * (n - len(widths)) + widths
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ModelConfig":
+        fields = {f.name for f in dataclasses.fields(cls)}
+        data = {k: v for k, v in data.items() if k in fields}
+        if "block_widths" in data:
+            data["block_widths"] = tuple(data["block_widths"])
+        return cls(**data)
+
+
+def basic_block(x, filters: int, strides: tuple[int, int], name: str):
+    """ResNet BasicBlock: conv3x3-BN-ReLU-conv3x3-BN + (projected) shortcut, ReLU.
+
+    Input shape: (B, H, W, C). Output shape: (B, H / sh, W / sw, filters).
+    """
+    y = layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False, name=f"{name}_conv1")(x)
+    y = layers.BatchNormalization(name=f"{name}_bn1")(y)
+    y = layers.ReLU(name=f"{name}_relu1")(y)
+    y = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv2")(y)
+    y = layers.BatchNormalization(name=f"{name}_bn2")(y)
+    shortcut = x
+    if strides != (1, 1) or x.shape[-1] != filters:
+        shortcut = layers.Conv2D(filters, 1, strides=strides, use_bias=False, name=f"{name}_proj")(x)
+        shortcut = layers.BatchNormalization(name=f"{name}_proj_bn")(shortcut)
+    y = layers.Add(name=f"{name}_add")([y, shortcut])
+    return layers.ReLU(name=f"{name}_out")(y)
+
+
+def build_backbone(num_classes: int, config: ModelConfig = ModelConfig()) -> keras.Model:
+    """The CRNN proper: uint8 image (B, H, W, C) → logits (B, T, num_classes)."""
+    config.validate()
+    image = keras.Input((config.height, config.width, config.channels), dtype="uint8", name="image")
+    x = layers.Rescaling(1.0 / 255.0, name="rescale")(image)
+    filters = config.block_filters()
+    x = layers.Conv2D(filters[0], 3, padding="same", use_bias=False, name="stem_conv")(x)
+    x = layers.BatchNormalization(name="stem_bn")(x)
+    x = layers.ReLU(name="stem_relu")(x)
+    for i, f in enumerate(filters):
+        strides = (2, 2) if i < config.width_halvings else (2, 1)
+        x = basic_block(x, f, strides, name=f"block{i + 1}")
+    if x.shape[1] != 2:
+        raise ValueError(f"height after the blocks is {x.shape[1]}, expected 2 (input height {config.height})")
+    # The 2x5 kernel folds the last two rows into one and looks 2 columns to each side.
+    x = layers.ZeroPadding2D(((0, 0), (2, 2)), name="final_pad")(x)
+    x = layers.Conv2D(filters[-1], (2, 5), use_bias=False, name="final_conv_2x5")(x)
+    x = layers.BatchNormalization(name="final_bn")(x)
+    x = layers.ReLU(name="final_relu")(x)
+    if x.shape[1] != 1 or x.shape[2] != config.time_steps:
+        raise ValueError(f"feature map is {tuple(x.shape[1:3])}, expected (1, {config.time_steps})")
+    x = layers.Reshape((config.time_steps, filters[-1]), name="to_sequence")(x)
+    x = layers.Dropout(config.dropout, name="dropout")(x)
+    x = layers.Bidirectional(layers.GRU(config.rnn_units, return_sequences=True), name="bigru")(x)
+    logits = layers.Dense(num_classes, name="logits")(x)
+    return keras.Model(image, logits, name=BACKBONE_NAME)
+
+
+def build_reader(backbone: keras.Model, vocabulary: list[str]) -> keras.Model:
+    """Wraps the backbone with greedy decoding: the model users save and load.
+
+    Output: {"text": (B,) string, "confidence": (B,) float32, "logits": (B, T, V + 1)}.
+    """
+    image = keras.Input(backbone.input_shape[1:], dtype="uint8", name="image")
+    outputs = CTCDecoder(vocabulary, blank_index=BLANK_INDEX, name="decoder")(backbone(image))
+    return keras.Model(image, outputs, name="crnn_reader")
+
+
+def build_trainer(backbone: keras.Model, max_label_length: int) -> keras.Model:
+    """The backbone with the CTC cost attached; inputs {"image", "labels"}.
+
+    `labels` is (B, max_label_length) int32, padded with the blank index 0.
+    """
+    image = keras.Input(backbone.input_shape[1:], dtype="uint8", name="image")
+    labels = keras.Input((max_label_length,), dtype="int32", name="labels")
+    logits = CTCLoss(blank_index=BLANK_INDEX, name="ctc_loss")(labels, backbone(image))
+    return keras.Model({"image": image, "labels": labels}, logits, name="crnn_trainer")
+
+
+def find_backbone(model: keras.Model) -> keras.Model:
+    """The shared CRNN inside a reader or trainer model."""
+    for layer in model.layers:
+        if isinstance(layer, keras.Model) and layer.name == BACKBONE_NAME:
+            return layer
+    raise ValueError(f"model {model.name!r} holds no {BACKBONE_NAME!r} backbone: not a crnn_keras model")
+
+
+def find_decoder(model: keras.Model) -> CTCDecoder:
+    """The decoder layer of a reader model, which carries the vocabulary."""
+    for layer in model.layers:
+        if isinstance(layer, CTCDecoder):
+            return layer
+    raise ValueError(f"model {model.name!r} holds no CTCDecoder: not a crnn_keras reader model")

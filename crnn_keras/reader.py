@@ -1,0 +1,143 @@
+"""One call from images to text: `Reader("model.keras").read(images)`.
+
+Works with a saved `.keras` reader (needs TensorFlow) or an exported `.tflite`
+model (needs only NumPy, Pillow and `ai-edge-litert`); Keras is imported only
+for the former.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+from PIL import Image
+
+from crnn_keras.images import load_image
+
+ImageLike = "str | os.PathLike | Image.Image | np.ndarray"
+
+
+@dataclasses.dataclass(frozen=True)
+class Reading:
+    """What a model read in one image."""
+
+    text: str
+    confidence: float
+
+
+class ModelError(ValueError):
+    """A model file that is missing, damaged, or not made by crnn_keras."""
+
+
+class _KerasModel:
+    def __init__(self, model):
+        from crnn_keras.model import find_decoder
+
+        self.model = model
+        self.vocabulary = list(find_decoder(model).vocabulary)
+        _, self.height, self.width, self.channels = model.input_shape
+
+    @classmethod
+    def load(cls, path: str) -> "_KerasModel":
+        import keras
+
+        import crnn_keras  # noqa: F401  (registers the custom layers)
+
+        try:
+            model = keras.saving.load_model(path)  # safe_mode: refuses Lambda / pickled code
+        except Exception as error:  # Keras raises many kinds; all mean "cannot use this file"
+            detail = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
+            raise ModelError(f"{path}: cannot load as a Keras model ({detail})") from None
+        try:
+            return cls(model)
+        except ValueError:
+            raise ModelError(f"{path}: a Keras model, but not a crnn_keras reader (no CTCDecoder)") from None
+
+    def read_batch(self, images: np.ndarray, beam_width: int | None) -> tuple[list[str], np.ndarray]:
+        out = self.model.predict(images, batch_size=64, verbose=0)
+        if beam_width:
+            from crnn_keras.decode import beam_decode
+
+            return beam_decode(out["logits"], self.vocabulary, beam_width)
+        return [t.decode("utf-8") for t in out["text"]], out["confidence"]
+
+
+class Reader:
+    """Reads text from images with a `.keras` or `.tflite` model made by crnn_keras.
+
+    Args:
+        model: a path to `model.keras` / `reader.tflite`, or a loaded Keras reader.
+    """
+
+    def __init__(self, model):
+        if isinstance(model, (str, os.PathLike)):
+            path = os.fspath(model)
+            if not os.path.exists(path):
+                raise ModelError(f"{path}: no such model file")
+            if os.path.isdir(path):
+                raise ModelError(f"{path}: is a folder; give the model file (model.keras or .tflite)")
+            if path.lower().endswith(".tflite"):
+                from crnn_keras.lite import LiteModel
+
+                self._backend = LiteModel(path)
+            elif path.lower().endswith(".keras"):
+                self._backend = _KerasModel.load(path)
+            else:
+                raise ModelError(f"{path}: unknown model type (expected .keras or .tflite)")
+        else:
+            self._backend = _KerasModel(model)
+        self.vocabulary: list[str] = self._backend.vocabulary
+        self.height, self.width, self.channels = self._backend.height, self._backend.width, self._backend.channels
+
+    def prepare(self, image) -> np.ndarray:
+        """One image (path, PIL image or array) → model input (H, W, C) uint8."""
+        return load_image(image, self.height, self.width, self.channels)
+
+    def read_arrays(self, images: np.ndarray, beam_width: int | None = None) -> list[Reading]:
+        """(N, H, W, C) uint8 at the model's size → one Reading each."""
+        if len(images) == 0:
+            return []
+        texts, confidences = self._backend.read_batch(np.asarray(images, np.uint8), beam_width)
+        return [Reading(t, float(c)) for t, c in zip(texts, confidences)]
+
+    def read(self, images, beam_width: int | None = None) -> list[Reading]:
+        """Reads images of any size: a path, PIL image or array, a list of them,
+        or an (N, H, W, C) batch. `beam_width` switches to beam search.
+
+        Raises:
+            crnn_keras.images.ImageError: an image cannot be read (names it).
+        """
+        if isinstance(images, np.ndarray) and images.ndim == 4:
+            items: Iterable = list(images)
+        elif isinstance(images, (str, os.PathLike, Image.Image, np.ndarray)):
+            items = [images]
+        else:
+            items = images
+        batch = np.stack([self.prepare(item) for item in items]) if items else np.zeros((0,))
+        return self.read_arrays(batch, beam_width)
+
+
+def read_text(images, model, beam_width: int | None = None) -> list[tuple[str, float]]:
+    """Images (paths, PIL images or arrays) → [(text, confidence), …] with `model`."""
+    reader = model if isinstance(model, Reader) else Reader(model)
+    return [(r.text, r.confidence) for r in reader.read(images, beam_width)]
+
+
+def read_paths(reader: Reader, paths: Sequence[str], beam_width: int | None = None, chunk: int = 256):
+    """Yields (path, Reading or None, error or None) per file, decoding in chunks."""
+    from crnn_keras.images import ImageError
+
+    for start in range(0, len(paths), chunk):
+        part = paths[start : start + chunk]
+        arrays, good, errors = [], [], {}
+        for path in part:
+            try:
+                arrays.append(reader.prepare(path))
+                good.append(path)
+            except ImageError as error:
+                errors[path] = str(error)
+        readings = dict(zip(good, reader.read_arrays(np.stack(arrays), beam_width))) if arrays else {}
+        for path in part:
+            yield path, readings.get(path), errors.get(path)

@@ -1,0 +1,203 @@
+"""End to end: train → save → reload in a new process → read; resume; bad folders."""
+
+import csv
+import json
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, run_cli, text_image
+from crnn_keras.reader import Reader, read_text
+
+
+def test_tiny_set_is_learned_completely_and_run_folder_is_complete(trained_run):
+    result = trained_run["result"]
+    assert result["val_sequence_accuracy"] == 1.0, result
+    for name in ("model.keras", "run.json", "history.csv", "curves.png", "predictions.png", "calibration.npy"):
+        assert os.path.getsize(os.path.join(trained_run["out"], name)) > 0
+    for name in ("checkpoint.keras", "state.json"):  # a finished run leaves no resume point
+        assert not os.path.exists(os.path.join(trained_run["out"], name))
+    with open(os.path.join(trained_run["out"], "history.csv")) as f:
+        header = next(csv.reader(f))
+    assert {"loss", "val_loss", "val_accuracy", "val_cer"} <= set(header)
+    run = json.load(open(os.path.join(trained_run["out"], "run.json")))
+    assert run["vocabulary"] == sorted(set("abcd1234"))
+
+
+def test_saved_model_reads_the_same_strings_in_a_new_process(trained_run):
+    done = run_cli("-m", "crnn_keras", "predict", "--model", trained_run["model"], trained_run["data"])
+    assert done.returncode == 0, done.stderr
+    lines = [line.split("\t") for line in done.stdout.strip().splitlines()]
+    assert len(lines) == 32
+    for path, text, confidence in lines:
+        assert text == os.path.splitext(os.path.basename(path))[0]
+        assert 0.0 <= float(confidence) <= 1.0
+
+
+def test_python_api_reads_paths_pil_images_and_arrays(trained_run):
+    reader = Reader(trained_run["model"])
+    paths = sorted(os.path.join(trained_run["data"], n) for n in os.listdir(trained_run["data"]))[:4]
+    labels = [os.path.splitext(os.path.basename(p))[0] for p in paths]
+    assert [r.text for r in reader.read(paths)] == labels
+    from PIL import Image
+
+    pil = [Image.open(p) for p in paths]
+    assert [t for t, _ in read_text(pil, reader)] == labels
+    arrays = np.stack([reader.prepare(p) for p in paths])
+    assert [r.text for r in reader.read(arrays, beam_width=4)] == labels
+
+
+def test_keras_load_model_after_import(trained_run):
+    code = (
+        "import keras, numpy as np, crnn_keras\n"
+        f"m = keras.saving.load_model({trained_run['model']!r})\n"
+        "out = m.predict(np.zeros((2, 16, 64, 1), np.uint8), verbose=0)\n"
+        "print(sorted(out), out['text'].shape)\n"
+    )
+    done = run_cli("-c", code)
+    assert done.returncode == 0, done.stderr
+    assert "['confidence', 'logits', 'text'] (2,)" in done.stdout
+
+
+def test_evaluate_json(trained_run):
+    done = run_cli("-m", "crnn_keras", "evaluate", "--model", trained_run["model"], "--data", trained_run["data"], "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["sequence_accuracy"] == 1.0 and result["character_error_rate"] == 0.0 and result["count"] == 32
+
+
+def _mixed_folder(src, dst):
+    shutil.copytree(src, dst)
+    (dst / "abab.png").write_bytes(b"")
+    (dst / "cdcd.png").write_bytes((dst / os.listdir(dst)[0]).read_bytes()[:60])
+    (dst / "a1b2.jpg").write_bytes(os.urandom(200))
+    (dst / "b2c3.png").write_text("not an image")
+    (dst / "c3d4.gif").mkdir()
+    return 5
+
+
+def test_predict_prints_an_error_per_bad_file_and_a_result_per_good_one(trained_run, tmp_path):
+    folder = tmp_path / "mixed"
+    bad = _mixed_folder(trained_run["data"], folder)
+    done = run_cli("-m", "crnn_keras", "predict", "--model", trained_run["model"], str(folder))
+    assert done.returncode == 0
+    assert len(done.stdout.strip().splitlines()) == 32
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == bad and all(str(folder) in line for line in errors)
+    assert "Traceback" not in done.stderr
+    only_bad = tmp_path / "only_bad"
+    only_bad.mkdir()
+    (only_bad / "x.png").write_bytes(b"")
+    done = run_cli("-m", "crnn_keras", "predict", "--model", trained_run["model"], str(only_bad))
+    assert done.returncode == 1 and done.stdout == ""
+
+
+def test_training_skips_and_counts_bad_files(trained_run, tmp_path):
+    folder = tmp_path / "mixed"
+    bad = _mixed_folder(trained_run["data"], folder)
+    done = run_cli("train.py", "--data", str(folder), "--out", str(tmp_path / "run"), "--epochs", "1",
+                   "--height", "16", "--width", "64")
+    assert done.returncode == 0, done.stderr
+    assert f"skipped {bad} file(s)" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "held-out accuracy" in done.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--data", "/no/such/folder"], "no such folder"),
+    (["--height", "48"], "power of two"),
+    (["--epochs", "0"], "must be ≥ 1"),
+    (["--label-regex", "("], "not a valid regular expression"),
+])
+def test_train_errors_are_one_line(tiny_folder, tmp_path, args, message):
+    if "--data" not in args:
+        args = ["--data", tiny_folder, *args]
+    done = run_cli("train.py", *args, "--out", str(tmp_path / "r"))
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1].startswith("error: ") and message in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_labels_too_long_for_the_time_steps_are_refused(tmp_path):
+    folder = tmp_path / "long"
+    folder.mkdir()
+    for label in ("abcdefghij", "ab"):
+        text_image(label).save(folder / f"{label}.png")
+    done = run_cli("train.py", "--data", str(folder), "--height", "16", "--width", "32", "--out", str(tmp_path / "r"))
+    assert done.returncode == 1
+    assert "abcdefghij.png: label 'abcdefghij' has 10 characters but the model has 8 time steps" in done.stderr
+
+
+def _history_epochs(out):
+    with open(os.path.join(out, "history.csv")) as f:
+        return [int(row["epoch"]) for row in csv.DictReader(f)]
+
+
+def _start_training(folder, out, epochs):
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    return subprocess.Popen(
+        [sys.executable, "train.py", "--data", folder, "--out", out, "--epochs", str(epochs),
+         "--height", "16", "--width", "64", "--batch-size", "4", "--patience", "100"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def _wait_for_epoch(out, epoch, process, timeout=300):
+    deadline = time.time() + timeout
+    state = os.path.join(out, "state.json")
+    while time.time() < deadline:
+        if os.path.exists(state) and json.load(open(state))["epoch"] >= epoch:
+            return
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.2)
+    raise AssertionError("training did not reach the epoch in time")
+
+
+def test_killed_training_resumes_to_completion(tiny_folder, tmp_path):
+    out = str(tmp_path / "run")
+    process = _start_training(tiny_folder, out, epochs=6)
+    _wait_for_epoch(out, 2, process)
+    time.sleep(0.5)  # land inside the next epoch
+    process.kill()
+    process.wait()
+    saved = json.load(open(os.path.join(out, "state.json")))["epoch"]
+    assert 2 <= saved < 6
+    done = run_cli("train.py", "--resume", out)
+    assert done.returncode == 0, done.stderr
+    assert f"resuming {out} after epoch {saved}" in done.stderr
+    assert _history_epochs(out) == list(range(6))
+    assert os.path.exists(os.path.join(out, "model.keras"))
+    done = run_cli("train.py", "--resume", out)
+    assert done.returncode == 1 and "no checkpoint to resume" in done.stderr
+
+
+def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tiny_folder, tmp_path):
+    out = str(tmp_path / "run")
+    process = _start_training(tiny_folder, out, epochs=50)
+    _wait_for_epoch(out, 1, process)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert f"continue with: python train.py --resume {out}" in stderr
+    assert "Traceback" not in stderr
+    assert os.path.exists(os.path.join(out, "checkpoint.keras"))
+
+
+def test_nan_loss_stops_without_saving_that_epoch(tmp_path):
+    import keras
+
+    from crnn_keras.training import BestModelAndCheckpoint
+
+    state = dict(epoch=3, best_accuracy=0.5, best_loss=1.0, best_epoch=3, wait=0)
+    keeper = BestModelAndCheckpoint(reader=None, out=str(tmp_path), patience=5, state=state)
+    keeper.set_model(keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)]))
+    keeper.on_epoch_end(3, {"loss": math.nan, "val_loss": 1.0, "val_accuracy": 0.9})
+    assert keeper.nan_epoch == 4 and keeper.model.stop_training
+    assert state["epoch"] == 3 and os.listdir(tmp_path) == []
