@@ -10,6 +10,10 @@ The vocabulary is an output of the model itself, so an app cannot pair a model
 with the wrong character list. Only built-in TFLite ops are used (no Flex, no
 custom ops): the collapse is argmax, compare, cumsum and a one-hot scatter, all
 with static shapes, because a fixed batch of 1 is what converts a GRU cleanly.
+
+The GRU is exported unrolled over its T steps. As a WHILE loop it crashes the
+int8 calibrator (TensorFlow issues #62281, #87468: segfault since TF 2.14), and
+XNNPACK cannot delegate a WHILE loop, so the unrolled graph is also the faster one.
 """
 
 from __future__ import annotations
@@ -42,12 +46,42 @@ def greedy_collapse_graph(logits, blank_index: int = 0):
     keep_i = tf.cast(keep, tf.int32)
     # Kept frame t goes to slot cumsum-1; dropped frames point at slot -1, which one_hot ignores.
     slot = tf.where(keep, tf.cumsum(keep_i, axis=1) - 1, -tf.ones_like(ids))
-    placed = tf.one_hot(slot, steps, dtype=tf.float32)  # (B, T_frame, T_slot)
-    values = tf.cast(ids + 1, tf.float32)[:, :, None]
-    packed = tf.cast(tf.reduce_sum(placed * values, axis=1), tf.int32) - 1
+    # Integer arithmetic throughout: int8 quantization would otherwise round the ids.
+    placed = tf.one_hot(slot, steps, dtype=tf.int32)  # (B, T_frame, T_slot)
+    packed = tf.reduce_sum(placed * (ids + 1)[:, :, None], axis=1) - 1
     log_probs = tf.nn.log_softmax(logits, axis=-1)
     confidence = tf.exp(tf.reduce_sum(tf.reduce_max(log_probs, axis=-1), axis=-1))
     return packed, confidence
+
+
+def unrolled(backbone):
+    """A copy of the backbone whose GRUs are unrolled (same weights, same outputs)."""
+    import keras
+
+    def clone(layer):
+        config = layer.get_config()
+        if isinstance(layer, keras.layers.Bidirectional):
+            for key in ("layer", "backward_layer"):
+                if key in config:
+                    config[key]["config"]["unroll"] = True
+        elif isinstance(layer, keras.layers.GRU):
+            config["unroll"] = True
+        return layer.__class__.from_config(config)
+
+    copy = keras.models.clone_model(backbone, clone_function=clone)
+    copy.set_weights(backbone.get_weights())
+    return copy
+
+
+def strip_tensor_names(flatbuffer: bytes) -> bytes:
+    """Drops tensor names (kilobytes per unrolled step); signatures keep theirs."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(flatbuffer))
+    for subgraph in model.subgraphs:
+        for tensor in subgraph.tensors:
+            tensor.name = None
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
 def _calibration_batches(images: np.ndarray) -> Iterator[list[np.ndarray]]:
@@ -72,7 +106,7 @@ def convert(reader, quantize: str = "float32", calibration: np.ndarray | None = 
         raise ValueError(f"--quantize {quantize!r}: choose one of {', '.join(QUANTIZE_MODES)}")
     if quantize == "int8" and (calibration is None or len(calibration) == 0):
         raise ValueError("int8 needs calibration images: pass --calibration-data DIR")
-    backbone = find_backbone(reader)
+    backbone = unrolled(find_backbone(reader))
     vocabulary = find_decoder(reader).vocabulary
     codepoints = tf.constant([ord(ch) for ch in vocabulary], tf.int32)
     _, height, width, channels = backbone.input_shape
@@ -101,7 +135,7 @@ def convert(reader, quantize: str = "float32", calibration: np.ndarray | None = 
             converter.target_spec.supported_types = [tf.float16]
         if quantize == "int8":
             converter.representative_dataset = lambda: _calibration_batches(calibration)
-        return converter.convert()
+        return strip_tensor_names(converter.convert())
 
 
 def op_names(tflite_model: bytes | str) -> list[str]:

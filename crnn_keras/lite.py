@@ -47,7 +47,9 @@ class LiteModel:
 
     def output_description(self) -> list[str]:
         details = self.runner.get_output_details()
-        return [f"{name} {np.dtype(d['dtype']).name} {list(d['shape'])}" for name, d in sorted(details.items())]
+        return [
+            f"{name} {np.dtype(d['dtype']).name} {[int(n) for n in d['shape']]}" for name, d in sorted(details.items())
+        ]
 
     def run(self, image: np.ndarray) -> dict[str, np.ndarray]:
         """One (H, W, C) uint8 image → the raw outputs."""
