@@ -135,6 +135,10 @@ def convert(reader, quantize: str = "float32", calibration: np.ndarray | None = 
             converter.target_spec.supported_types = [tf.float16]
         if quantize == "int8":
             converter.representative_dataset = lambda: _calibration_batches(calibration)
+        if quantize in ("int8", "dynamic"):
+            # Each unrolled GRU step holds its own weight tensor (one shared buffer); per-channel
+            # scales would repeat 3·units floats and int64 zero points on every one of them.
+            converter._experimental_disable_per_channel_quantization_for_dense_layers = True
         return strip_tensor_names(converter.convert())
 
 

@@ -89,20 +89,26 @@ class ModelConfig:
         return cls(**data)
 
 
+def _batch_norm(name: str) -> layers.BatchNormalization:
+    # Keras' default momentum 0.99 suits long runs; captcha sets give ~30 steps an epoch, and
+    # moving statistics that lag that far make validation loss spike for many epochs.
+    return layers.BatchNormalization(momentum=0.9, name=name)
+
+
 def basic_block(x, filters: int, strides: tuple[int, int], name: str):
     """ResNet BasicBlock: conv3x3-BN-ReLU-conv3x3-BN + (projected) shortcut, ReLU.
 
     Input shape: (B, H, W, C). Output shape: (B, H / sh, W / sw, filters).
     """
     y = layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False, name=f"{name}_conv1")(x)
-    y = layers.BatchNormalization(name=f"{name}_bn1")(y)
+    y = _batch_norm(f"{name}_bn1")(y)
     y = layers.ReLU(name=f"{name}_relu1")(y)
     y = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv2")(y)
-    y = layers.BatchNormalization(name=f"{name}_bn2")(y)
+    y = _batch_norm(f"{name}_bn2")(y)
     shortcut = x
     if strides != (1, 1) or x.shape[-1] != filters:
         shortcut = layers.Conv2D(filters, 1, strides=strides, use_bias=False, name=f"{name}_proj")(x)
-        shortcut = layers.BatchNormalization(name=f"{name}_proj_bn")(shortcut)
+        shortcut = _batch_norm(f"{name}_proj_bn")(shortcut)
     y = layers.Add(name=f"{name}_add")([y, shortcut])
     return layers.ReLU(name=f"{name}_out")(y)
 
@@ -114,7 +120,7 @@ def build_backbone(num_classes: int, config: ModelConfig = ModelConfig()) -> ker
     x = layers.Rescaling(1.0 / 255.0, name="rescale")(image)
     filters = config.block_filters()
     x = layers.Conv2D(filters[0], 3, padding="same", use_bias=False, name="stem_conv")(x)
-    x = layers.BatchNormalization(name="stem_bn")(x)
+    x = _batch_norm("stem_bn")(x)
     x = layers.ReLU(name="stem_relu")(x)
     for i, f in enumerate(filters):
         strides = (2, 2) if i < config.width_halvings else (2, 1)
@@ -124,7 +130,7 @@ def build_backbone(num_classes: int, config: ModelConfig = ModelConfig()) -> ker
     # The 2x5 kernel folds the last two rows into one and looks 2 columns to each side.
     x = layers.ZeroPadding2D(((0, 0), (2, 2)), name="final_pad")(x)
     x = layers.Conv2D(filters[-1], (2, 5), use_bias=False, name="final_conv_2x5")(x)
-    x = layers.BatchNormalization(name="final_bn")(x)
+    x = _batch_norm("final_bn")(x)
     x = layers.ReLU(name="final_relu")(x)
     if x.shape[1] != 1 or x.shape[2] != config.time_steps:
         raise ValueError(f"feature map is {tuple(x.shape[1:3])}, expected (1, {config.time_steps})")

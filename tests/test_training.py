@@ -201,3 +201,14 @@ def test_nan_loss_stops_without_saving_that_epoch(tmp_path):
     keeper.on_epoch_end(3, {"loss": math.nan, "val_loss": 1.0, "val_accuracy": 0.9})
     assert keeper.nan_epoch == 4 and keeper.model.stop_training
     assert state["epoch"] == 3 and os.listdir(tmp_path) == []
+
+
+def test_same_seed_same_data_gives_the_same_history(tiny_folder, tmp_path):
+    histories = []
+    for run in ("a", "b"):
+        out = str(tmp_path / run)
+        done = run_cli("train.py", "--data", tiny_folder, "--out", out, "--epochs", "2", "--height", "16",
+                       "--width", "64", "--batch-size", "8", "--seed", "3", "--deterministic")
+        assert done.returncode == 0, done.stderr
+        histories.append(open(os.path.join(out, "history.csv")).read())
+    assert histories[0] == histories[1]
