@@ -35,6 +35,7 @@ def test_greedy_collapse_merges_repeats_then_drops_blanks():
 
 
 def test_ctc_loss_falls_on_a_fixed_batch():
+    keras.utils.set_random_seed(0)
     labels = np.array([[1, 2, 2, 0], [3, 1, 0, 0]], np.int32)
     label_in = keras.Input((4,), dtype="int32")
     feature_in = keras.Input((12, 8))
@@ -42,7 +43,7 @@ def test_ctc_loss_falls_on_a_fixed_batch():
     model = keras.Model([label_in, feature_in], CTCLoss()(label_in, logits))
     model.compile(optimizer=keras.optimizers.Adam(0.05))
     features = np.random.default_rng(0).normal(size=(2, 12, 8)).astype(np.float32)
-    history = model.fit([labels, features], epochs=40, verbose=0).history["loss"]
+    history = model.fit([labels, features], epochs=150, verbose=0).history["loss"]
     assert history[-1] < history[0] * 0.2
     texts, _ = greedy_decode(model.predict([labels, features], verbose=0), ["a", "b", "c"])
     assert texts == ["abb", "ca"]
