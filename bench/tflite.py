@@ -80,7 +80,7 @@ def main() -> int:
                 "bytes": info["bytes"],
                 "sequence_accuracy": score(texts, truths)["sequence_accuracy"],
                 "agreement_with_keras": float(np.mean([a == b for a, b in zip(texts, keras_texts)])),
-                "latency_ms": median_ms(lambda: lite.run(images[0]), args.warmup, args.runs),
+                "latency_ms": median_ms(lambda lite=lite: lite.run(images[0]), args.warmup, args.runs),
             })
     result = {
         "date": datetime.date.today().isoformat(),

@@ -8,7 +8,6 @@ also the CTC blank, and characters are 1..V — the same layout as the logits.
 from __future__ import annotations
 
 import dataclasses
-import logging
 from collections.abc import Sequence
 
 import keras
@@ -17,8 +16,6 @@ import tensorflow as tf
 
 from crnn_keras.files import Problem, Sample, list_samples
 from crnn_keras.images import load_images
-
-log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
@@ -35,7 +32,7 @@ class LabelledImages:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def subset(self, index: Sequence[int]) -> "LabelledImages":
+    def subset(self, index: Sequence[int]) -> LabelledImages:
         index = list(index)
         return LabelledImages(self.images[index], [self.labels[i] for i in index], [self.paths[i] for i in index])
 

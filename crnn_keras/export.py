@@ -153,8 +153,7 @@ def op_names(tflite_model: bytes | str) -> list[str]:
     return sorted({op["op_name"] for op in interpreter._get_ops_details()})
 
 
-def export(model_path: str, out_path: str, quantize: str = "float32", calibration_dir: str | None = None,
-           label_regex: str | None = None) -> dict:
+def export(model_path: str, out_path: str, quantize: str = "float32", calibration_dir: str | None = None) -> dict:
     """Loads model.keras, converts, writes `out_path`; returns a description.
 
     int8 calibrates on `calibration_dir`, else on the sample the training run

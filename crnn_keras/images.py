@@ -60,10 +60,10 @@ def open_image(source: str | Image.Image | np.ndarray) -> Image.Image:
         return _flatten(source)
     path = os.fspath(source)
     if os.path.isdir(path):
-        raise ImageError(path, f"is a folder, not an image")
+        raise ImageError(path, "is a folder, not an image")
     try:
         if os.path.getsize(path) == 0:
-            raise ImageError(path, f"empty file (0 bytes)")
+            raise ImageError(path, "empty file (0 bytes)")
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as image:
@@ -83,13 +83,13 @@ def open_image(source: str | Image.Image | np.ndarray) -> Image.Image:
     except ImageError:
         raise
     except PermissionError:
-        raise ImageError(path, f"permission denied") from None
+        raise ImageError(path, "permission denied") from None
     except FileNotFoundError:
-        raise ImageError(path, f"no such file") from None
+        raise ImageError(path, "no such file") from None
     except UnidentifiedImageError:
-        raise ImageError(path, f"not an image Pillow can read") from None
+        raise ImageError(path, "not an image Pillow can read") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError(path, f"too many pixels (decompression bomb?)") from None
+        raise ImageError(path, "too many pixels (decompression bomb?)") from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         detail = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise ImageError(path, f"cannot decode ({detail})") from None

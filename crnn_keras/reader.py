@@ -16,9 +16,6 @@ from PIL import Image
 
 from crnn_keras.images import load_image
 
-ImageLike = "str | os.PathLike | Image.Image | np.ndarray"
-
-
 @dataclasses.dataclass(frozen=True)
 class Reading:
     """What a model read in one image."""
@@ -40,7 +37,7 @@ class _KerasModel:
         _, self.height, self.width, self.channels = model.input_shape
 
     @classmethod
-    def load(cls, path: str) -> "_KerasModel":
+    def load(cls, path: str) -> _KerasModel:
         import keras
 
         import crnn_keras  # noqa: F401  (registers the custom layers)

@@ -144,7 +144,7 @@ def _drop_unknown(val: LabelledImages, vocabulary: list[str]) -> LabelledImages:
     known = set(vocabulary)
     keep = [i for i, label in enumerate(val.labels) if set(label) <= known]
     if len(keep) < len(val):
-        bad = [p for i, p in enumerate(val.paths) if i not in set(keep)]
+        bad = [p for p, label in zip(val.paths, val.labels) if not set(label) <= known]
         print(
             f"warning: {len(bad)} validation image(s) have characters missing from the training "
             f"vocabulary and are left out of validation, e.g. {bad[0]}",
