@@ -128,10 +128,14 @@ def make_dataset(
 ) -> tf.data.Dataset:
     """Batches of {"image": (B, H, W, C) uint8, "labels": (B, L) int32 padded with 0}."""
     lookup = make_lookup(vocabulary)
-    ds = tf.data.Dataset.from_tensor_slices((data.images, tf.constant(data.labels, tf.string)))
+    # Shuffle indices, then gather each batch from the one image tensor: a shuffle buffer
+    # of images would hold a second copy of the whole set.
+    images = tf.convert_to_tensor(data.images)
+    labels = tf.constant(data.labels, tf.string)
+    ds = tf.data.Dataset.range(len(data))
     if shuffle:
         ds = ds.shuffle(len(data), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size)
+    ds = ds.batch(batch_size).map(lambda index: (tf.gather(images, index), tf.gather(labels, index)))
 
     def encode(images, labels):
         chars = tf.strings.unicode_split(labels, "UTF-8")  # ragged (B, None)

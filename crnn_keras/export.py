@@ -55,7 +55,7 @@ def greedy_collapse_graph(logits, blank_index: int = 0):
 
 
 def unrolled(backbone):
-    """A copy of the backbone whose GRUs are unrolled (same weights, same outputs)."""
+    """A copy of the backbone whose recurrent layers are unrolled (same weights, same outputs)."""
     import keras
 
     def clone(layer):
@@ -64,7 +64,7 @@ def unrolled(backbone):
             for key in ("layer", "backward_layer"):
                 if key in config:
                     config[key]["config"]["unroll"] = True
-        elif isinstance(layer, keras.layers.GRU):
+        elif isinstance(layer, keras.layers.RNN):
             config["unroll"] = True
         return layer.__class__.from_config(config)
 
