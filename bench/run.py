@@ -69,9 +69,12 @@ def train_and_measure(name, cfg, mcfg, test_dir, quick: bool) -> dict:
     model = keras.saving.load_model(result["model"])
     many = np.concatenate([images] * max(1, 1024 // len(images)))
     model.predict(many[:64], batch_size=64, verbose=0)  # warm-up: tracing is not throughput
-    start = time.perf_counter()
-    model.predict(many, batch_size=64, verbose=0)
-    throughput = len(many) / (time.perf_counter() - start)
+    passes = []
+    for _ in range(3):  # one pass proved noisy (343 vs 644 images/s for the same model)
+        start = time.perf_counter()
+        model.predict(many, batch_size=64, verbose=0)
+        passes.append(len(many) / (time.perf_counter() - start))
+    throughput = max(passes)
 
     row = {
         "name": name,
@@ -98,7 +101,7 @@ def train_and_measure(name, cfg, mcfg, test_dir, quick: bool) -> dict:
             lite = LiteModel(path, num_threads=1)
             runs = 30 if quick else 300
             row[f"tflite_{mode}_bytes"] = info["bytes"]
-            row[f"tflite_{mode}_latency_ms"] = round(median_ms(lambda: lite.run(images[0]), 10, runs), 3)
+            row[f"tflite_{mode}_latency_ms"] = round(median_ms(lambda lite=lite: lite.run(images[0]), 10, runs), 3)
         except Exception as error:  # a model that will not convert is a result too
             row[f"tflite_{mode}_error"] = str(error).splitlines()[0][:200]
     print(f"== {name}: {json.dumps(row)}", file=sys.stderr, flush=True)
@@ -113,7 +116,7 @@ RATIO_KEYS = [
     ("seconds_to_val_0.95", "wall time to val accuracy 0.95 (s)"),
     ("epochs_to_val_0.95", "epochs to val accuracy 0.95"),
     ("seconds_per_epoch", "seconds per epoch"),
-    ("predict_images_per_second_batch64", "Keras predict throughput (images/s, batch 64)"),
+    ("predict_images_per_second_batch64", "Keras predict throughput (images/s, batch 64, best of 3)"),
     ("tflite_float32_latency_ms", "TFLite float32 latency (ms, batch 1, 1 thread)"),
     ("tflite_int8_latency_ms", "TFLite int8 latency (ms, batch 1, 1 thread)"),
     ("parameters", "parameters"),
@@ -144,7 +147,8 @@ def markdown(result: dict) -> str:
     lines += ["", "Ours, every seed:", "", "| seed | test correct | accuracy | CER | train s | s to 0.95 |", "|---|---|---|---|---|---|"]
     for r in ours:
         lines.append(f"| {r['seed']} | {r['test_correct']}/{r['test_count']} | {r['test_sequence_accuracy']:.4f} | "
-                     f"{r['test_character_error_rate']:.4f} | {r['train_seconds']:.0f} | {r['seconds_to_val_0.95']} |")
+                     f"{r['test_character_error_rate']:.4f} | {r['train_seconds']:.0f} | "
+                     f"{'not reached' if r['seconds_to_val_0.95'] is None else r['seconds_to_val_0.95']} |")
     lines.append(f"| mean | | {result['ours_mean_accuracy']:.4f} | | | |")
     return "\n".join(lines) + "\n"
 

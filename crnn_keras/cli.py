@@ -49,7 +49,7 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--val-split", type=float, default=d.val_split, help="fraction held out for validation")
     p.add_argument("--out", help="run folder (default: runs/<data name>, never overwriting a run)")
     p.add_argument("--epochs", type=int, help=f"most epochs (default {d.epochs}; synthetic {DEFAULT_SYNTHETIC_EPOCHS})")
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--batch-size", type=int, help="default: 16 under 2,000 training images, else 32")
     p.add_argument("--learning-rate", type=float, default=d.learning_rate, help="peak of the cosine schedule")
     p.add_argument("--patience", type=int, default=d.patience, help="epochs without a better val accuracy")
     p.add_argument("--height", type=int, default=m.height, help="input height: 8, 16, 32, 64, …")
@@ -113,7 +113,7 @@ def _train_configs(args):
         deterministic=args.deterministic,
     )
     for name, value in (("--epochs", cfg.epochs), ("--batch-size", cfg.batch_size), ("--patience", cfg.patience)):
-        if value < 1:
+        if value is not None and value < 1:
             raise UserError(f"{name} {value}: must be ≥ 1")
     mcfg = ModelConfig(height=args.height, width=args.width, channels=3 if args.rgb else 1)
     return cfg, mcfg, False

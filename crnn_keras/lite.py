@@ -9,6 +9,7 @@ import os
 
 import numpy as np
 
+from crnn_keras._quiet import native_stderr_silenced
 from crnn_keras.export import OUTPUTS, SIGNATURE
 from crnn_keras.reader import ModelError
 from crnn_keras.text import ids_to_text
@@ -23,7 +24,8 @@ class LiteModel:
         if not os.path.isfile(path):
             raise ModelError(f"{path}: no such model file")
         try:
-            self.interpreter = Interpreter(model_path=path, num_threads=num_threads)
+            with native_stderr_silenced():  # "INFO: Created TensorFlow Lite XNNPACK delegate"
+                self.interpreter = Interpreter(model_path=path, num_threads=num_threads)
             signatures = self.interpreter.get_signature_list()
         except (ValueError, RuntimeError) as error:
             detail = str(error).strip().splitlines()[0][:200] if str(error).strip() else "unreadable"
@@ -37,9 +39,9 @@ class LiteModel:
         self.runner = self.interpreter.get_signature_runner(SIGNATURE)
         spec = self.runner.get_input_details()["image"]
         _, self.height, self.width, self.channels = (int(d) for d in spec["shape"])
-        codepoints = self.runner(image=np.zeros((1, self.height, self.width, self.channels), np.uint8))[
-            "vocabulary"
-        ]
+        with native_stderr_silenced():  # the first run creates the XNNPACK delegate
+            blank = np.zeros((1, self.height, self.width, self.channels), np.uint8)
+            codepoints = self.runner(image=blank)["vocabulary"]
         self.vocabulary = [chr(int(c)) for c in codepoints]
 
     def input_description(self) -> str:
