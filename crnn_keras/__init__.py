@@ -9,15 +9,15 @@ installed (a TFLite-only reader), the package still imports and
 import importlib.util
 import os
 
+# Importing _quiet sets TF_CPP_MIN_LOG_LEVEL=3 unless the user set it (0 shows everything).
 from crnn_keras._quiet import native_stderr_silenced
-
-# TensorFlow's C++ start-up lines (CUDA probing on CPU machines, oneDNN notes) are
-# noise for users; set TF_CPP_MIN_LOG_LEVEL yourself (0 shows all) to see them.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 __version__ = "0.1.0"
 
-if importlib.util.find_spec("tensorflow") is not None:
+# Image-decoding worker processes need Pillow only, not seconds and hundreds of MB of TensorFlow.
+_DECODING_WORKER = os.environ.get("CRNN_KERAS_DECODING_WORKER") == "1"
+
+if importlib.util.find_spec("tensorflow") is not None and not _DECODING_WORKER:
     with native_stderr_silenced():
         import tensorflow as _tf
 

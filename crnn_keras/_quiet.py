@@ -13,7 +13,11 @@ import contextlib
 import os
 import sys
 
-ENABLED = "TF_CPP_MIN_LOG_LEVEL" not in os.environ
+# Ours when unset, or set by a parent crnn_keras process (which marks it), not by the user.
+ENABLED = "TF_CPP_MIN_LOG_LEVEL" not in os.environ or os.environ.get("CRNN_KERAS_SET_TF_LOG") == "1"
+if "TF_CPP_MIN_LOG_LEVEL" not in os.environ:
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    os.environ["CRNN_KERAS_SET_TF_LOG"] = "1"
 
 
 @contextlib.contextmanager

@@ -161,8 +161,13 @@ def load_images(
     if workers > 1 and len(jobs) >= 2000:
         import multiprocessing
 
-        with multiprocessing.get_context("spawn").Pool(workers) as pool:
-            collect(pool.imap(_load_or_error, jobs, chunksize=256))
+        # Spawned workers inherit the environment at start: the flag keeps TensorFlow out of them.
+        os.environ["CRNN_KERAS_DECODING_WORKER"] = "1"
+        try:
+            with multiprocessing.get_context("spawn").Pool(workers) as pool:
+                collect(pool.imap(_load_or_error, jobs, chunksize=256))
+        finally:
+            del os.environ["CRNN_KERAS_DECODING_WORKER"]
     else:
         collect(map(_load_or_error, jobs))
     return images[: len(kept)], kept, errors
