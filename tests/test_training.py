@@ -257,3 +257,31 @@ def test_validation_labels_with_unknown_characters_are_left_out(tiny_folder, tmp
     assert done.returncode == 0, done.stderr
     assert "1 validation image(s) have characters missing from the training vocabulary" in done.stderr
     assert "zz.png" in done.stderr
+
+
+def test_evaluate_ignore_case_and_unknown_characters(trained_run, tmp_path):
+    folder = tmp_path / "upper"
+    folder.mkdir()
+    # Names with a letter: an all-digit label reads the same in either case.
+    names = [n for n in sorted(os.listdir(trained_run["data"])) if any(c.isalpha() for c in n[:-4])][:6]
+    for name in names:  # labels stored in upper case for lower-case images
+        shutil.copy(os.path.join(trained_run["data"], name), folder / name.upper().replace(".PNG", ".png"))
+    text_image("zz").save(folder / "zz.png")  # 'z' was never learned
+    args = ["-m", "crnn_keras", "evaluate", "--model", trained_run["model"], "--data", str(folder), "--json"]
+    strict = run_cli(*args)
+    folded = run_cli(*args, "--ignore-case")
+    assert strict.returncode == folded.returncode == 0, strict.stderr
+    assert json.loads(strict.stdout)["correct"] == 0
+    result = json.loads(folded.stdout)
+    assert result["correct"] == 6 and result["count"] == 7 and result["unknown_character_labels"] == 1
+    assert "1 label(s) use characters the model never learned" in folded.stderr
+
+
+def test_training_on_a_folder_of_only_bad_files_is_one_error(tmp_path):
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / "abc.png").write_bytes(b"")
+    (folder / "def.jpg").write_text("no image here")
+    done = run_cli("train.py", "--data", str(folder), "--out", str(tmp_path / "r"))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1] == f"error: {folder}: none of its 2 labelled images could be read"
