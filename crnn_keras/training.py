@@ -290,12 +290,33 @@ def train(cfg: TrainConfig, mcfg: ModelConfig = ModelConfig(), resume: bool = Fa
         keras.callbacks.CSVLogger(os.path.join(cfg.out, "history.csv"), append=resume),
     ]
     stopped: TrainingStopped | None = None
+    interrupted: list[bool] = []
+
+    def on_sigint(signum, frame):
+        # A KeyboardInterrupt raised inside TensorFlow or a save can be lost (a test saw one
+        # run to the end); a flag Keras checks after each batch cannot. Twice: stop at once.
+        if interrupted:
+            raise KeyboardInterrupt
+        interrupted.append(True)
+        trainer.stop_training = True
+        print("\nCtrl-C: stopping after this batch, then saving (Ctrl-C again to stop now)", file=sys.stderr)
+
     if state["epoch"] < cfg.epochs:
+        import signal
+        import threading
+
+        main_thread = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, on_sigint) if main_thread else None
         try:
             trainer.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, initial_epoch=state["epoch"],
                         callbacks=callbacks, shuffle=False,  # the dataset shuffles itself
                         verbose=1 if sys.stdout.isatty() else 2)
         except KeyboardInterrupt:
+            interrupted.append(True)
+        finally:
+            if main_thread:
+                signal.signal(signal.SIGINT, previous)
+        if interrupted:
             stopped = TrainingStopped(
                 f"interrupted: {state['epoch']} epoch(s) saved in {cfg.out}; "
                 f"continue with: python train.py --resume {cfg.out}", 130)
