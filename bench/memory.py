@@ -11,7 +11,6 @@ bench/results/memory-<date>-<host>.json and .md.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import random
@@ -89,6 +88,7 @@ def measure(folder: str, steps: int) -> dict:
     stop.set()
     return {
         "images": len(data),
+        "input": f"{cfg.height}x{cfg.width}x{cfg.channels}",
         "skipped": len(problems),
         "array_mb": round(data.images.nbytes / 2**20, 1),
         "rss_mb_at_start": round(baseline, 1),
@@ -111,7 +111,7 @@ def main() -> int:
         print(json.dumps(measure(args.measure, args.steps)))
         return 0
 
-    from bench.machine import describe
+    from bench.machine import header, write_results
 
     with tempfile.TemporaryDirectory(prefix="crnn_memory_") as tmp:
         folder = os.path.join(tmp, "images")
@@ -124,25 +124,19 @@ def main() -> int:
             print(done.stderr[-3000:], file=sys.stderr)
             return 1
         result = json.loads(done.stdout.strip().splitlines()[-1])
-    result.update(date=datetime.date.today().isoformat(), command=" ".join(["python", *sys.argv]),
-                  machine=describe(), steps=args.steps)
-    stem = os.path.join(args.out, f"memory-{result['date']}-{result['machine']['host']}")
-    os.makedirs(args.out, exist_ok=True)
-    with open(f"{stem}.json", "w", encoding="utf-8") as f:
-        json.dump(result, f, indent=2)
+    result.update(**header(), steps=args.steps)
     marks = ", ".join(f"step {k}: {v:,.0f} MB" for k, v in result["rss_mb_at_training_step"].items())
     summary = (
         f"Memory benchmark {result['date']}, {result['machine']['cores']} cores, {result['machine']['cpu']}\n\n"
         f"`{result['command']}`\n\n"
-        f"- {result['images']:,} images of 100x32 decoded into a {result['array_mb']:,.0f} MB uint8 array (32x128x1)\n"
+        f"- {result['images']:,} images of 100x32 decoded into a {result['array_mb']:,.0f} MB uint8 array "
+        f"({result['input']})\n"
         f"- RSS: {result['rss_mb_at_start']:,.0f} MB at start (TensorFlow imported), "
         f"{result['rss_mb_after_loading']:,.0f} MB after loading; while training ({args.steps} steps, batch 32, "
         f"augmentation on): {marks}\n"
         f"- peak RSS {result['peak_rss_mb']:,.0f} MB\n"
     )
-    with open(f"{stem}.md", "w", encoding="utf-8") as f:
-        f.write(summary)
-    print(summary)
+    write_results(args.out, "memory-", result, summary)
     return 0
 
 

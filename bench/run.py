@@ -14,19 +14,18 @@ from __future__ import annotations
 
 import argparse
 import csv
-import datetime
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
 
-from bench.machine import describe  # noqa: E402
+from bench.machine import header, write_results  # noqa: E402
 from bench.tflite import median_ms  # noqa: E402
 
 
@@ -67,15 +66,6 @@ def train_and_measure(name, cfg, mcfg, test_dir, quick: bool) -> dict:
     epoch95, seconds95 = first_reaching(os.path.join(cfg.out, "history.csv"), 0.95)
 
     model = keras.saving.load_model(result["model"])
-    many = np.concatenate([images] * max(1, 1024 // len(images)))
-    model.predict(many[:64], batch_size=64, verbose=0)  # warm-up: tracing is not throughput
-    passes = []
-    for _ in range(3):  # one pass proved noisy (343 vs 644 images/s for the same model)
-        start = time.perf_counter()
-        model.predict(many, batch_size=64, verbose=0)
-        passes.append(len(many) / (time.perf_counter() - start))
-    throughput = max(passes)
-
     row = {
         "name": name,
         "architecture": cfg.architecture,
@@ -84,13 +74,14 @@ def train_and_measure(name, cfg, mcfg, test_dir, quick: bool) -> dict:
         "test_correct": test["correct"],
         "test_count": test["count"],
         "test_character_error_rate": test["character_error_rate"],
+        "test_misses": [[s.label, t] for s, t in zip(samples, texts) if s.label != t],
         "train_seconds": result["seconds"],
         "epochs": result["epochs_run"],
         "best_epoch": result["best_epoch"],
         "seconds_per_epoch": round(result["seconds"] / max(1, result["epochs_run"]), 2),
         "epochs_to_val_0.95": epoch95,
         "seconds_to_val_0.95": seconds95,
-        "predict_images_per_second_batch64": round(throughput, 1),
+        "model_path": result["model"],
         "parameters": int(find_backbone(model).count_params()),
         "keras_file_bytes": os.path.getsize(result["model"]),
     }
@@ -116,7 +107,7 @@ RATIO_KEYS = [
     ("seconds_to_val_0.95", "wall time to val accuracy 0.95 (s)"),
     ("epochs_to_val_0.95", "epochs to val accuracy 0.95"),
     ("seconds_per_epoch", "seconds per epoch"),
-    ("predict_images_per_second_batch64", "Keras predict throughput (images/s, batch 64, best of 3)"),
+    ("predict_images_per_second_batch64", "Keras predict throughput (images/s, batch 64; bench/throughput.py)"),
     ("tflite_float32_latency_ms", "TFLite float32 latency (ms, batch 1, 1 thread)"),
     ("tflite_int8_latency_ms", "TFLite int8 latency (ms, batch 1, 1 thread)"),
     ("parameters", "parameters"),
@@ -144,12 +135,15 @@ def markdown(result: dict) -> str:
         ratio = f"{a / b:.3f}" if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b else "—"
         show = [f"{v:,.4g}" if isinstance(v, (int, float)) else ("not reached" if v is None else str(v)) for v in (a, b)]
         lines.append(f"| {label} | {show[0]} | {show[1]} | {ratio} |")
-    lines += ["", "Ours, every seed:", "", "| seed | test correct | accuracy | CER | train s | s to 0.95 |", "|---|---|---|---|---|---|"]
-    for r in ours:
+    lines += ["", "Ours, every seed (misses as truth → read):", "",
+              "| seed | test correct | accuracy | CER | train s | s to 0.95 | misses |",
+              "|---|---|---|---|---|---|---|"]
+    for r in ours + [dict(base, seed="baseline")]:
+        misses = ", ".join(f"`{a}` → `{b}`" for a, b in r.get("test_misses", [])[:10])
         lines.append(f"| {r['seed']} | {r['test_correct']}/{r['test_count']} | {r['test_sequence_accuracy']:.4f} | "
                      f"{r['test_character_error_rate']:.4f} | {r['train_seconds']:.0f} | "
-                     f"{'not reached' if r['seconds_to_val_0.95'] is None else r['seconds_to_val_0.95']} |")
-    lines.append(f"| mean | | {result['ours_mean_accuracy']:.4f} | | | |")
+                     f"{'not reached' if r['seconds_to_val_0.95'] is None else r['seconds_to_val_0.95']} | {misses} |")
+    lines.append(f"| mean (ours) | | {result['ours_mean_accuracy']:.4f} | | | | |")
     return "\n".join(lines) + "\n"
 
 
@@ -184,24 +178,29 @@ def main() -> int:
                            epochs=epochs or 100, batch_size=16, learning_rate=1e-3, patience=10, augment=False,
                            architecture="keras_example", schedule="constant", monitor="val_loss")
     baseline = train_and_measure("baseline", base_cfg, ModelConfig(height=HEIGHT, width=WIDTH), test_dir, args.quick)
+    # Throughput last, in one fresh process, ours and the baseline taking turns: measured inside
+    # this process, the baseline ran after four trainings and ours after one.
+    paths = [ours[0]["model_path"], baseline["model_path"]]
+    done = subprocess.run([sys.executable, os.path.join(root, "bench", "throughput.py"), "--data", test_dir,
+                           *(["--rounds", "2", "--images", "128"] if args.quick else []), *paths],
+                          capture_output=True, text=True, check=False, env=dict(os.environ, PYTHONPATH=root))
+    if done.returncode != 0:
+        print(done.stderr[-3000:], file=sys.stderr)
+        return 1
+    speeds = json.loads(done.stdout.strip().splitlines()[-1])
+    for row, path in zip((ours[0], baseline), paths):
+        row["predict_images_per_second_batch64"] = speeds[path]
+    for row in (*ours, baseline):
+        row.pop("model_path")
     result = {
-        "date": datetime.date.today().isoformat(),
-        "command": " ".join(["python", *sys.argv]),
+        **header(),
         "quick": args.quick,
-        "machine": describe(),
         "data": os.path.abspath(args.data),
         "ours": ours,
         "ours_mean_accuracy": float(np.mean([r["test_sequence_accuracy"] for r in ours])),
         "baseline": baseline,
     }
-    os.makedirs(args.out, exist_ok=True)
-    stem = os.path.join(args.out, f"{'quick-' if args.quick else ''}{result['date']}-{result['machine']['host']}")
-    with open(f"{stem}.json", "w", encoding="utf-8") as f:
-        json.dump(result, f, indent=2)
-    with open(f"{stem}.md", "w", encoding="utf-8") as f:
-        f.write(markdown(result))
-    print(markdown(result))
-    print(f"results: {stem}.json, {stem}.md")
+    write_results(args.out, "quick-" if args.quick else "", result, markdown(result))
     shutil.rmtree(work, ignore_errors=True)
     return 0
 

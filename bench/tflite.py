@@ -10,8 +10,6 @@ bench/results/tflite-<date>-<host>.json and .md.
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import os
 import sys
 import tempfile
@@ -21,7 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
 
-from bench.machine import describe  # noqa: E402
+from bench.machine import header, write_results  # noqa: E402
 
 
 def median_ms(call, warmup: int, runs: int) -> float:
@@ -60,7 +58,7 @@ def main() -> int:
     images = np.stack([keras_reader.prepare(s.path) for s in samples])
     truths = [s.label for s in samples]
     keras_texts = [r.text for r in keras_reader.read_arrays(images)]
-    model = keras_reader._backend.model
+    model = keras_reader.keras_model
     one = images[:1]
     rows = [{
         "mode": "keras",
@@ -83,19 +81,13 @@ def main() -> int:
                 "latency_ms": median_ms(lambda lite=lite: lite.run(images[0]), args.warmup, args.runs),
             })
     result = {
-        "date": datetime.date.today().isoformat(),
-        "command": " ".join(["python", *sys.argv]),
-        "machine": describe(),
+        **header(),
         "model": args.model,
         "data": args.data,
         "images": len(truths),
         "latency": f"batch 1, one thread, median of {args.runs} runs after {args.warmup} warm-up runs",
         "rows": rows,
     }
-    os.makedirs(args.out, exist_ok=True)
-    stem = os.path.join(args.out, f"tflite-{result['date']}-{result['machine']['host']}")
-    with open(f"{stem}.json", "w", encoding="utf-8") as f:
-        json.dump(result, f, indent=2)
     table = [
         f"TFLite benchmark, {result['date']}, {result['machine']['cores']} cores, {result['machine']['cpu']}",
         f"`{result['command']}` ({result['images']} images; latency: {result['latency']})",
@@ -106,9 +98,7 @@ def main() -> int:
     for r in rows:
         table.append(f"| {r['mode']} | {r['bytes'] / 1024:,.0f} | {r['sequence_accuracy']:.4f} | "
                      f"{r['agreement_with_keras']:.4f} | {r['latency_ms']:.2f} |")
-    with open(f"{stem}.md", "w", encoding="utf-8") as f:
-        f.write("\n".join(table) + "\n")
-    print("\n".join(table))
+    write_results(args.out, "tflite-", result, "\n".join(table))
     return 0
 
 

@@ -53,7 +53,8 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--learning-rate", type=float, default=d.learning_rate, help="peak of the cosine schedule")
     p.add_argument("--patience", type=int, default=d.patience, help="epochs without a better val accuracy")
     p.add_argument("--height", type=int, default=m.height, help="input height: 8, 16, 32, 64, …")
-    p.add_argument("--width", type=int, default=m.width, help="input width (time steps = width / 4)")
+    p.add_argument("--width", type=int, default=m.width,
+                   help="input width (time steps = width / 8, more when the longest label needs them)")
     p.add_argument("--rgb", action="store_true", help="read colour (default: grayscale)")
     p.add_argument("--label-regex", help="label = first capture group of this regex on the file name (no extension)")
     p.add_argument("--ignore-case", action="store_true", help="fold labels to lower case")

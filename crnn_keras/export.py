@@ -159,13 +159,13 @@ def export(model_path: str, out_path: str, quantize: str = "float32", calibratio
     int8 calibrates on `calibration_dir`, else on the sample the training run
     kept beside the model (calibration.npy).
     """
-    from crnn_keras.reader import _KerasModel
+    from crnn_keras.reader import load_keras_reader
 
-    keras_model = _KerasModel.load(model_path)
+    reader = load_keras_reader(model_path)
     calibration = None
     if quantize == "int8":
-        calibration = load_calibration(model_path, calibration_dir, keras_model)
-    flatbuffer = convert(keras_model.model, quantize, calibration)
+        calibration = load_calibration(model_path, calibration_dir, reader.input_shape[1:])
+    flatbuffer = convert(reader, quantize, calibration)
     tmp = f"{out_path}.tmp"
     with open(tmp, "wb") as f:
         f.write(flatbuffer)
@@ -183,12 +183,13 @@ def export(model_path: str, out_path: str, quantize: str = "float32", calibratio
     }
 
 
-def load_calibration(model_path: str, calibration_dir: str | None, keras_model) -> np.ndarray:
-    """Calibration images: from a folder if given, else calibration.npy beside the model."""
+def load_calibration(model_path: str, calibration_dir: str | None, shape: tuple[int, int, int]) -> np.ndarray:
+    """Calibration images of `shape` (H, W, C): from a folder if given, else
+    calibration.npy beside the model."""
     from crnn_keras.files import list_image_files
     from crnn_keras.images import load_images
 
-    shape = (keras_model.height, keras_model.width, keras_model.channels)
+    shape = tuple(shape)
     if calibration_dir:
         files, _ = list_image_files([calibration_dir])
         images, kept, _ = load_images(files[:500], *shape)

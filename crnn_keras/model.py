@@ -37,16 +37,17 @@ class ModelConfig:
         block_widths: filters of the last four BasicBlocks; for a taller input
             the first width repeats, for a shorter one the first blocks go.
         width_halvings: how many of the first blocks also halve the width;
-            time steps = width / 2**width_halvings.
+            time steps = width / 2**width_halvings. Training lowers it when the
+            longest label needs more steps (`fit_labels`).
         rnn_units: GRU units per direction.
         dropout: before the GRU, during training only.
     """
 
     height: int = 32
-    width: int = 128
+    width: int = 160
     channels: int = 1
-    block_widths: tuple[int, ...] = (32, 64, 96, 128)
-    width_halvings: int = 2
+    block_widths: tuple[int, ...] = (16, 32, 64, 96)
+    width_halvings: int = 3
     rnn_units: int = 96
     dropout: float = 0.2
 
@@ -71,6 +72,22 @@ class ModelConfig:
         step = 2**self.width_halvings
         if self.width < 8 or self.width % step:
             raise ValueError(f"width {self.width}: must be a multiple of {step} and ≥ 8")
+
+    def fit_labels(self, max_label_length: int) -> ModelConfig:
+        """This config with the most width halvings (≤ width_halvings) whose time
+        steps still hold 2·max_label_length+1 frames; none when no count does (the
+        most time steps, so the error then names what the width allows).
+
+        CTC needs 2·len+1 frames for a label of doubled letters, but more frames
+        than that make its all-blank start last longer: on captcha_images_v2 with
+        5-letter labels, 32 steps sat at the all-blank loss for up to 20 epochs and
+        16 steps never did (bench/NOTES.md).
+        """
+        needed = 2 * max_label_length + 1
+        for halvings in range(min(self.width_halvings, self.num_blocks), -1, -1):
+            if self.width % 2**halvings == 0 and self.width // 2**halvings >= needed:
+                return dataclasses.replace(self, width_halvings=halvings)
+        return dataclasses.replace(self, width_halvings=0)
 
     def block_filters(self) -> list[int]:
         widths = list(self.block_widths)

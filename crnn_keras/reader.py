@@ -16,6 +16,7 @@ from PIL import Image
 
 from crnn_keras.images import load_image
 
+
 @dataclasses.dataclass(frozen=True)
 class Reading:
     """What a model read in one image."""
@@ -28,6 +29,33 @@ class ModelError(ValueError):
     """A model file that is missing, damaged, or not made by crnn_keras."""
 
 
+def load_keras_reader(path: str):
+    """Loads a `.keras` reader saved by crnn_keras, in Keras' safe mode.
+
+    Raises:
+        ModelError: the file is missing, damaged, or not a crnn_keras reader (one line).
+    """
+    import keras
+
+    import crnn_keras  # noqa: F401  (registers the custom layers)
+    from crnn_keras.model import find_decoder
+
+    if os.path.isdir(path):
+        raise ModelError(f"{path}: is a folder; give the model file (model.keras)")
+    if not os.path.exists(path):
+        raise ModelError(f"{path}: no such model file")
+    try:
+        model = keras.saving.load_model(path)  # safe_mode: refuses Lambda / pickled code
+    except Exception as error:  # Keras raises many kinds; all mean "cannot use this file"
+        detail = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
+        raise ModelError(f"{path}: cannot load as a Keras model ({detail})") from None
+    try:
+        find_decoder(model)
+    except ValueError:
+        raise ModelError(f"{path}: a Keras model, but not a crnn_keras reader (no CTCDecoder)") from None
+    return model
+
+
 class _KerasModel:
     def __init__(self, model):
         from crnn_keras.model import find_decoder
@@ -38,19 +66,7 @@ class _KerasModel:
 
     @classmethod
     def load(cls, path: str) -> _KerasModel:
-        import keras
-
-        import crnn_keras  # noqa: F401  (registers the custom layers)
-
-        try:
-            model = keras.saving.load_model(path)  # safe_mode: refuses Lambda / pickled code
-        except Exception as error:  # Keras raises many kinds; all mean "cannot use this file"
-            detail = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
-            raise ModelError(f"{path}: cannot load as a Keras model ({detail})") from None
-        try:
-            return cls(model)
-        except ValueError:
-            raise ModelError(f"{path}: a Keras model, but not a crnn_keras reader (no CTCDecoder)") from None
+        return cls(load_keras_reader(path))
 
     def read_batch(self, images: np.ndarray, beam_width: int | None) -> tuple[list[str], np.ndarray]:
         out = self.model.predict(images, batch_size=64, verbose=0)
@@ -87,6 +103,11 @@ class Reader:
             self._backend = _KerasModel(model)
         self.vocabulary: list[str] = self._backend.vocabulary
         self.height, self.width, self.channels = self._backend.height, self._backend.width, self._backend.channels
+
+    @property
+    def keras_model(self):
+        """The Keras reader model behind this Reader; None when it reads with a `.tflite` model."""
+        return self._backend.model if isinstance(self._backend, _KerasModel) else None
 
     def prepare(self, image) -> np.ndarray:
         """One image (path, PIL image or array) → model input (H, W, C) uint8."""

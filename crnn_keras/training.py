@@ -216,7 +216,8 @@ def train(cfg: TrainConfig, mcfg: ModelConfig = ModelConfig(), resume: bool = Fa
     if cfg.architecture not in ("crnn", "keras_example"):
         raise ValueError(f"architecture {cfg.architecture!r}: choose crnn or keras_example")
     if cfg.architecture == "crnn":
-        mcfg.validate()
+        # Shape errors before the slow load; the width halvings are fitted to the labels below.
+        dataclasses.replace(mcfg, width_halvings=0).validate()
     os.makedirs(cfg.out, exist_ok=True)
     keras.utils.set_random_seed(cfg.seed)
     if cfg.deterministic:
@@ -233,10 +234,17 @@ def train(cfg: TrainConfig, mcfg: ModelConfig = ModelConfig(), resume: bool = Fa
     else:
         vocabulary = vocabulary_of(train_set.labels)
         max_label_length = max(len(label) for label in train_set.labels)
-    check_labels_fit(train_set.labels, train_set.paths, mcfg.time_steps)
     val = _drop_unknown(val, vocabulary)
-    check_labels_fit(val.labels, val.paths, mcfg.time_steps)
     max_label_length = max(max_label_length, *(len(label) for label in val.labels))
+    if not resume and cfg.architecture == "crnn":
+        fitted = mcfg.fit_labels(max_label_length)
+        if fitted.time_steps != mcfg.time_steps:
+            log.info("labels of up to %d characters: %d time steps instead of %d",
+                     max_label_length, fitted.time_steps, mcfg.time_steps)
+        mcfg = fitted
+        mcfg.validate()
+    check_labels_fit(train_set.labels, train_set.paths, mcfg.time_steps)
+    check_labels_fit(val.labels, val.paths, mcfg.time_steps)
     log.info("%d training / %d validation images, %d characters: %s", len(train_set), len(val),
              len(vocabulary), "".join(vocabulary))
 

@@ -101,3 +101,17 @@ def test_int8_without_calibration_images_is_refused(trained_run, tmp_path):
     done = run_cli("export_tflite.py", "--model", str(lone / "model.keras"), "--out", str(tmp_path / "q.tflite"),
                    "--quantize", "int8", "--calibration-data", str(tmp_path / "nothing"))
     assert done.returncode == 1 and "no such file or folder" in done.stderr
+
+
+def test_keras_model_accessor_and_export_refuse_foreign_keras_models(trained_run, exported, tmp_path):
+    import keras
+
+    reader = Reader(trained_run["model"])
+    assert isinstance(reader.keras_model, keras.Model) and reader.keras_model.input_shape == (None, 16, 64, 1)
+    assert Reader(exported["float32"]["path"]).keras_model is None
+    inputs = keras.Input((4,))
+    keras.Model(inputs, keras.layers.Dense(2)(inputs)).save(tmp_path / "dense.keras")
+    for name, message in {"dense.keras": "not a crnn_keras reader", "missing.keras": "no such model file"}.items():
+        done = run_cli("export_tflite.py", "--model", str(tmp_path / name), "--out", str(tmp_path / "x.tflite"))
+        assert done.returncode == 1 and message in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "x.tflite").exists()

@@ -1,0 +1,88 @@
+"""Recipe sweep: train model variants with the default recipe, report test accuracy per seed.
+
+    python bench/sweep.py --name A --model '{"block_widths": [16, 32, 64, 96], "width": 128}' --seeds 0 1 2
+    python bench/sweep.py --name A --model '{...}' --until 0.95 --max-epochs 20   # how soon a run learns
+
+`--model` and `--train` are JSON objects of ModelConfig / TrainConfig fields that differ from the
+defaults. Each run trains on DATA/train (10% held out for validation) and, unless --until is given,
+is scored on DATA/test. One line per run goes to stdout and to bench/results/sweep.jsonl. The
+rows in bench/NOTES.md were made with this script (runs of CPU training without --deterministic
+are not repeatable: the same seed can differ from run to run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime
+import json
+import os
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    parser.add_argument("--name", required=True, help="what to call this variant in the results")
+    parser.add_argument("--model", default="{}", help="JSON: ModelConfig fields to change")
+    parser.add_argument("--train", default="{}", help="JSON: TrainConfig fields to change")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--until", type=float, help="stop a run once val accuracy reaches this; no test scoring")
+    parser.add_argument("--max-epochs", type=int, help="with --until: give up after this many epochs")
+    parser.add_argument("--data", default=os.path.join(root, "..", "shared", "data", "captcha_images_v2"))
+    parser.add_argument("--out", default=os.path.join(root, "bench", "results", "sweep.jsonl"))
+    args = parser.parse_args()
+
+    from crnn_keras import training
+    from crnn_keras.files import list_samples
+    from crnn_keras.model import ModelConfig
+    from crnn_keras.reader import Reader
+    from crnn_keras.text import score
+    from crnn_keras.training import TrainConfig, train
+
+    model_kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(args.model).items()}
+    train_kwargs = json.loads(args.train)
+
+    if args.until is not None:
+        # ValidationMetrics fills val_accuracy at each epoch end; stop right after it.
+        class Metrics(training.ValidationMetrics):
+            def on_epoch_end(self, epoch, logs=None):
+                super().on_epoch_end(epoch, logs)
+                if logs["val_accuracy"] >= args.until or (args.max_epochs and epoch + 1 >= args.max_epochs):
+                    self.model.stop_training = True
+
+        training.ValidationMetrics = Metrics
+
+    samples, _ = list_samples(os.path.join(args.data, "test"))
+    work = tempfile.mkdtemp(prefix="crnn_sweep_")
+    for seed in args.seeds:
+        out = os.path.join(work, f"{args.name}-{seed}")
+        cfg = TrainConfig(data=os.path.join(args.data, "train"), out=out, seed=seed, **train_kwargs)
+        result = train(cfg, ModelConfig(**model_kwargs))
+        with open(os.path.join(out, "history.csv"), newline="", encoding="utf-8") as f:
+            history = list(csv.DictReader(f))
+        reached = next((int(r["epoch"]) + 1 for r in history if float(r["val_accuracy"]) >= 0.95), None)
+        row = {
+            "date": datetime.date.today().isoformat(), "name": args.name, "model": json.loads(args.model),
+            "train": train_kwargs, "seed": seed, "epochs": result["epochs_run"], "best_epoch": result["best_epoch"],
+            "train_seconds": result["seconds"], "epochs_to_val_0.95": reached,
+            "loss_per_epoch": [round(float(r["loss"]), 2) for r in history],
+            "val_accuracy_per_epoch": [round(float(r["val_accuracy"]), 3) for r in history],
+        }
+        if args.until is None:
+            texts = [r.text for r in Reader(result["model"]).read([s.path for s in samples])]
+            test = score(texts, [s.label for s in samples])
+            row.update(test_correct=test["correct"], test_count=test["count"],
+                       misses=[[s.label, t] for s, t in zip(samples, texts) if s.label != t])
+        print(json.dumps(row), flush=True)
+        os.makedirs(os.path.dirname(args.out), exist_ok=True)
+        with open(args.out, "a", encoding="utf-8") as f:
+            f.write(json.dumps(row) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
