@@ -46,8 +46,6 @@ def subset_folder(src: str, dst: str, count: int) -> str:
 
 
 def train_and_measure(name, cfg, mcfg, test_dir, quick: bool) -> dict:
-    import keras
-
     from crnn_keras.export import export
     from crnn_keras.files import list_samples
     from crnn_keras.lite import LiteModel
@@ -65,7 +63,6 @@ def train_and_measure(name, cfg, mcfg, test_dir, quick: bool) -> dict:
     test = score(texts, [s.label for s in samples])
     epoch95, seconds95 = first_reaching(os.path.join(cfg.out, "history.csv"), 0.95)
 
-    model = keras.saving.load_model(result["model"])
     row = {
         "name": name,
         "architecture": cfg.architecture,
@@ -82,7 +79,7 @@ def train_and_measure(name, cfg, mcfg, test_dir, quick: bool) -> dict:
         "epochs_to_val_0.95": epoch95,
         "seconds_to_val_0.95": seconds95,
         "model_path": result["model"],
-        "parameters": int(find_backbone(model).count_params()),
+        "parameters": int(find_backbone(reader.keras_model).count_params()),
         "keras_file_bytes": os.path.getsize(result["model"]),
     }
     for mode in ("float32", "int8"):

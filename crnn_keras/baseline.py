@@ -20,6 +20,11 @@ from crnn_keras.model import BACKBONE_NAME
 HEIGHT, WIDTH = 50, 200
 
 
+def time_steps(width: int) -> int:
+    """Two 2x2 max-pools: one time step per 4 columns."""
+    return width // 4
+
+
 def build_keras_example(num_classes: int, height: int = HEIGHT, width: int = WIDTH) -> keras.Model:
     """uint8 image (B, height, width, 1) → logits (B, width / 4, num_classes)."""
     image = keras.Input((height, width, 1), dtype="uint8", name="image")
@@ -29,7 +34,7 @@ def build_keras_example(num_classes: int, height: int = HEIGHT, width: int = WID
     x = layers.MaxPooling2D(2, name="pool1")(x)
     x = layers.Conv2D(64, 3, activation="relu", kernel_initializer="he_normal", padding="same", name="Conv2")(x)
     x = layers.MaxPooling2D(2, name="pool2")(x)
-    x = layers.Reshape((width // 4, (height // 4) * 64), name="reshape")(x)
+    x = layers.Reshape((time_steps(width), (height // 4) * 64), name="reshape")(x)
     x = layers.Dense(64, activation="relu", name="dense1")(x)
     x = layers.Dropout(0.2)(x)
     x = layers.Bidirectional(layers.LSTM(128, return_sequences=True, dropout=0.25))(x)

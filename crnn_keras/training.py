@@ -243,8 +243,14 @@ def train(cfg: TrainConfig, mcfg: ModelConfig = ModelConfig(), resume: bool = Fa
                      max_label_length, fitted.time_steps, mcfg.time_steps)
         mcfg = fitted
         mcfg.validate()
-    check_labels_fit(train_set.labels, train_set.paths, mcfg.time_steps)
-    check_labels_fit(val.labels, val.paths, mcfg.time_steps)
+    if cfg.architecture == "keras_example":
+        from crnn_keras.baseline import time_steps
+
+        steps = time_steps(mcfg.width)
+    else:
+        steps = mcfg.time_steps
+    check_labels_fit(train_set.labels, train_set.paths, steps)
+    check_labels_fit(val.labels, val.paths, steps)
     log.info("%d training / %d validation images, %d characters: %s", len(train_set), len(val),
              len(vocabulary), "".join(vocabulary))
 
