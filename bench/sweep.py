@@ -36,7 +36,8 @@ def main() -> int:
     parser.add_argument("--out", default=os.path.join(root, "bench", "results", "sweep.jsonl"))
     args = parser.parse_args()
 
-    from crnn_keras import training
+    import keras
+
     from crnn_keras.files import list_samples
     from crnn_keras.model import ModelConfig
     from crnn_keras.reader import Reader
@@ -46,22 +47,20 @@ def main() -> int:
     model_kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(args.model).items()}
     train_kwargs = json.loads(args.train)
 
-    if args.until is not None:
-        # ValidationMetrics fills val_accuracy at each epoch end; stop right after it.
-        class Metrics(training.ValidationMetrics):
-            def on_epoch_end(self, epoch, logs=None):
-                super().on_epoch_end(epoch, logs)
-                if logs["val_accuracy"] >= args.until or (args.max_epochs and epoch + 1 >= args.max_epochs):
-                    self.model.stop_training = True
+    class StopAt(keras.callbacks.Callback):
+        """Ends a learning run at --until validation accuracy or after --max-epochs."""
 
-        training.ValidationMetrics = Metrics
+        def on_epoch_end(self, epoch, logs=None):
+            if logs["val_accuracy"] >= args.until or (args.max_epochs and epoch + 1 >= args.max_epochs):
+                self.model.stop_training = True
 
     samples, _ = list_samples(os.path.join(args.data, "test"))
     work = tempfile.mkdtemp(prefix="crnn_sweep_")
     for seed in args.seeds:
         out = os.path.join(work, f"{args.name}-{seed}")
         cfg = TrainConfig(data=os.path.join(args.data, "train"), out=out, seed=seed, **train_kwargs)
-        result = train(cfg, ModelConfig(**model_kwargs))
+        stop = [StopAt()] if args.until is not None else []
+        result = train(cfg, ModelConfig(**model_kwargs), extra_callbacks=stop)
         with open(os.path.join(out, "history.csv"), newline="", encoding="utf-8") as f:
             history = list(csv.DictReader(f))
         reached = next((int(r["epoch"]) + 1 for r in history if float(r["val_accuracy"]) >= 0.95), None)

@@ -21,6 +21,7 @@ import math
 import os
 import sys
 import time
+from collections.abc import Sequence
 
 import keras
 import numpy as np
@@ -34,10 +35,9 @@ from crnn_keras.text import score
 log = logging.getLogger(__name__)
 
 CALIBRATION_SAMPLES = 200
-# Below this many training images the default batch is 16, else 32. CTC first sits on an
-# all-blank plateau for a few hundred updates; with 27 updates an epoch (936 captchas, batch 32)
-# one seed in three left it too late and ended at 0.45 test accuracy, with batch 16 all three
-# read 103/104 (bench/NOTES.md).
+# Below this many training images the default batch is 16, else 32: with 27 updates an epoch
+# (936 captchas, batch 32) CTC's all-blank start lasted too long in one seed of three; batch 16
+# made that rarer (bench/NOTES.md). Fewer time steps (ModelConfig.fit_labels) later removed it.
 SMALL_SET = 2000
 
 
@@ -206,8 +206,11 @@ def _truncate_history(path: str, epochs_done: int) -> None:
             csv.writer(f).writerows(kept)
 
 
-def train(cfg: TrainConfig, mcfg: ModelConfig = ModelConfig(), resume: bool = False) -> dict:
+def train(cfg: TrainConfig, mcfg: ModelConfig = ModelConfig(), resume: bool = False,
+          extra_callbacks: Sequence[keras.callbacks.Callback] = ()) -> dict:
     """Trains, writes the run folder, and returns a summary.
+
+    `extra_callbacks` run after ours each epoch, so their logs hold val_accuracy and val_cer.
 
     Raises:
         FileNotFoundError, ValueError: bad data or options (one-line messages).
@@ -302,6 +305,7 @@ def train(cfg: TrainConfig, mcfg: ModelConfig = ModelConfig(), resume: bool = Fa
         ValidationMetrics(reader, val, cfg.batch_size, state.get("elapsed_s", 0.0)),
         keeper,
         keras.callbacks.CSVLogger(os.path.join(cfg.out, "history.csv"), append=resume),
+        *extra_callbacks,
     ]
     stopped: TrainingStopped | None = None
     interrupted: list[bool] = []
