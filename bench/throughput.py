@@ -24,6 +24,17 @@ import numpy as np  # noqa: E402
 BATCH = 64
 
 
+def best_rounds(inputs: dict, rounds: int) -> dict:
+    """{name: (model, images)} → {name: best images/s over `rounds`}; the models take turns."""
+    best = {name: 0.0 for name in inputs}
+    for _ in range(rounds):
+        for name, (model, images) in inputs.items():
+            start = time.perf_counter()
+            model.predict(images, batch_size=BATCH, verbose=0)
+            best[name] = max(best[name], len(images) / (time.perf_counter() - start))
+    return best
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="+")
@@ -47,12 +58,7 @@ def main() -> int:
         model = reader.keras_model
         model.predict(images, batch_size=BATCH, verbose=0)  # warm-up: tracing, the last partial batch
         inputs[path] = (model, images)
-    best = {path: 0.0 for path in args.models}
-    for _ in range(args.rounds):
-        for path, (model, images) in inputs.items():
-            start = time.perf_counter()
-            model.predict(images, batch_size=BATCH, verbose=0)
-            best[path] = max(best[path], len(images) / (time.perf_counter() - start))
+    best = best_rounds(inputs, args.rounds)
     print(json.dumps({path: round(value, 1) for path, value in best.items()}))
     return 0
 

@@ -1,7 +1,7 @@
 """Training a CRNN on a labelled folder, end to end, into a run folder.
 
 A run folder holds:
-    model.keras       the reader at its best validation epoch
+    model.keras       the reader at its best validation epoch (batch norm folded in at the end)
     run.json          what was trained, on what, with which options
     history.csv       loss, val_loss, val_accuracy, val_cer per epoch
     curves.png        the history, drawn
@@ -29,7 +29,14 @@ import numpy as np
 from crnn_keras import plots
 from crnn_keras.data import LabelledImages, check_labels_fit, load_folder, make_dataset, split
 from crnn_keras.files import Problem, vocabulary_of
-from crnn_keras.model import ModelConfig, build_backbone, build_reader, build_trainer, find_backbone
+from crnn_keras.model import (
+    ModelConfig,
+    build_backbone,
+    build_reader,
+    build_trainer,
+    find_backbone,
+    fold_batch_norm,
+)
 from crnn_keras.text import score
 
 log = logging.getLogger(__name__)
@@ -220,7 +227,7 @@ def train(cfg: TrainConfig, mcfg: ModelConfig = ModelConfig(), resume: bool = Fa
         raise ValueError(f"architecture {cfg.architecture!r}: choose crnn or keras_example")
     if cfg.architecture == "crnn":
         # Shape errors before the slow load; the width halvings are fitted to the labels below.
-        dataclasses.replace(mcfg, width_halvings=0).validate()
+        dataclasses.replace(mcfg, width_halvings=mcfg.stem_halvings).validate()
     os.makedirs(cfg.out, exist_ok=True)
     keras.utils.set_random_seed(cfg.seed)
     if cfg.deterministic:
@@ -352,6 +359,11 @@ def train(cfg: TrainConfig, mcfg: ModelConfig = ModelConfig(), resume: bool = Fa
     if stopped is not None:
         raise stopped
     best = keras.saving.load_model(model_path)
+    if cfg.architecture == "crnn":
+        # Batch normalization only matters while training: the reader users keep has it
+        # folded into the convolutions, one op where predict ran three (bench/NOTES.md).
+        best = build_reader(fold_batch_norm(find_backbone(best), mcfg), vocabulary)
+        save_model_atomic(best, model_path)
     texts, confidences = predict_texts(best, val.images, cfg.batch_size)
     result = score(texts, val.labels)
     plots.predictions(val.images, texts, val.labels, confidences, os.path.join(cfg.out, "predictions.png"))

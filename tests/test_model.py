@@ -5,9 +5,11 @@ import pytest
 from crnn_keras.model import ModelConfig, build_backbone, build_reader, build_trainer, find_backbone, find_decoder
 
 
-@pytest.mark.parametrize("height, width, blocks", [(16, 64, 3), (32, 128, 4), (64, 96, 5)])
-def test_height_reaches_exactly_one_through_the_2x5_conv(height, width, blocks):
-    cfg = ModelConfig(height=height, width=width)
+@pytest.mark.parametrize("height, width, stem_stride, blocks", [
+    (16, 64, 2, 2), (32, 128, 2, 3), (64, 96, 2, 4), (128, 64, 2, 5), (32, 128, 1, 4),
+])
+def test_height_reaches_exactly_one_through_the_2x5_conv(height, width, stem_stride, blocks):
+    cfg = ModelConfig(height=height, width=width, stem_stride=stem_stride)
     backbone = build_backbone(5, cfg)
     final = backbone.get_layer("final_conv_2x5")
     assert final.kernel_size == (2, 5)
@@ -21,6 +23,8 @@ def test_height_reaches_exactly_one_through_the_2x5_conv(height, width, blocks):
     (dict(height=4), "power of two"),
     (dict(width=130), "multiple of 8"),
     (dict(channels=2), "channels"),
+    (dict(stem_stride=3), "stem_stride"),
+    (dict(width_halvings=6), "between 1 \\(the stem\\) and 5"),
 ])
 def test_bad_shapes_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -29,8 +33,12 @@ def test_bad_shapes_are_refused(kwargs, message):
 
 def test_blocks_are_residual_with_height_halving_strides():
     backbone = build_backbone(5, ModelConfig())
+    assert backbone.get_layer("stem_conv").strides == (2, 2)
     strides = [backbone.get_layer(f"block{i}_conv1").strides for i in range(1, 5)]
-    assert strides == [(2, 2), (2, 2), (2, 2), (2, 1)]  # 3 width halvings: 20 time steps at width 160
+    # 64 rows: the stem and four blocks halve the height to 2; the stem and two blocks halve
+    # the width, so 160 columns give 20 time steps.
+    assert strides == [(2, 2), (2, 2), (2, 1), (2, 1)]
+    assert backbone.output.shape[1] == 20
     assert isinstance(backbone.get_layer("block1_add"), keras.layers.Add)
 
 
@@ -73,13 +81,40 @@ def test_model_with_lambda_is_refused(tmp_path):
     (128, 8, 2, 32),   # 17 frames needed
     (128, 20, 1, 64),  # 41 frames
     (130, 5, 1, 65),   # 130 halves only once
-    (16, 10, 0, 16),   # nothing holds 21 frames: the most steps; check_labels_fit then names the label
+    (16, 10, 1, 8),    # nothing holds 21 frames: the most steps (the stem always halves), and
+                       # check_labels_fit then names the label
 ])
 def test_time_steps_fit_the_longest_label(width, longest, halvings, steps):
     fitted = ModelConfig(width=width).fit_labels(longest)
     assert (fitted.width_halvings, fitted.time_steps) == (halvings, steps)
 
 
-def test_width_halvings_never_exceed_the_blocks():
-    assert ModelConfig(height=8, width=64).fit_labels(3).width_halvings == 2  # 2 blocks at height 8
+def test_without_a_strided_stem_the_blocks_may_keep_the_full_width():
+    fitted = ModelConfig(width=16, stem_stride=1).fit_labels(10)
+    assert (fitted.width_halvings, fitted.time_steps) == (0, 16)
 
+
+def test_width_halvings_never_exceed_the_blocks():
+    # Height 8: the stem halves it to 4 and one block to 2, so at most two halvings.
+    assert ModelConfig(height=8, width=64).fit_labels(3).width_halvings == 2
+    assert ModelConfig(height=8, width=64, stem_stride=1).fit_labels(3).width_halvings == 2
+
+
+
+def test_folding_batch_norm_keeps_the_outputs_and_drops_the_layers():
+    from crnn_keras.model import fold_batch_norm
+
+    cfg = ModelConfig(height=16, width=32)
+    backbone = build_backbone(4, cfg)
+    rng = np.random.default_rng(0)
+    # Moving statistics far from the initial (0, 1), so a folding mistake shows.
+    for layer in backbone.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            n = layer.gamma.shape[0]
+            layer.set_weights([rng.uniform(0.5, 2.0, n), rng.normal(0, 0.5, n),
+                               rng.normal(0, 0.5, n), rng.uniform(0.2, 3.0, n)])
+    folded = fold_batch_norm(backbone, cfg)
+    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in folded.layers)
+    assert folded.count_params() < backbone.count_params()
+    x = rng.integers(0, 255, (3, 16, 32, 1), dtype=np.uint8)
+    np.testing.assert_allclose(folded.predict(x, verbose=0), backbone.predict(x, verbose=0), rtol=1e-4, atol=1e-4)

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 
+import keras
 import numpy as np
 import pytest
 
@@ -141,8 +142,8 @@ def test_labels_too_long_for_the_time_steps_are_refused(tmp_path):
         text_image(label).save(folder / f"{label}.png")
     done = run_cli("train.py", "--data", str(folder), "--height", "16", "--width", "16", "--out", str(tmp_path / "r"))
     assert done.returncode == 1
-    # Even with no width halving, 16 steps cannot hold the 21 frames 10 letters may need.
-    assert "abcdefghij.png: label 'abcdefghij' has 10 characters but the model has 16 time steps" in done.stderr
+    # Even with only the stem's halving, 8 steps cannot hold the 21 frames 10 letters may need.
+    assert "abcdefghij.png: label 'abcdefghij' has 10 characters but the model has 8 time steps" in done.stderr
 
 
 def _history_epochs(out):
@@ -295,3 +296,13 @@ def test_training_on_a_folder_of_only_bad_files_is_one_error(tmp_path):
     done = run_cli("train.py", "--data", str(folder), "--out", str(tmp_path / "r"))
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines()[-1] == f"error: {folder}: none of its 2 labelled images could be read"
+
+
+def test_saved_reader_has_batch_norm_folded_into_its_convolutions(trained_run):
+    from crnn_keras.model import find_backbone
+    from crnn_keras.reader import load_keras_reader
+
+    backbone = find_backbone(load_keras_reader(trained_run["model"]))
+    layers = backbone.layers
+    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in layers)
+    assert all(layer.use_bias for layer in layers if isinstance(layer, keras.layers.Conv2D))

@@ -1,0 +1,70 @@
+"""Keras predict speed of model shapes, untrained, side by side in one process.
+
+    python bench/variants.py
+
+Speed does not depend on the weights, so this compares shapes without training them: the
+current default (batch norm folded, as a finished run saves it, and unfolded, as during
+training), the earlier 32x160 default with a full-size stem, and the Keras example. Each reads
+1,024 random images per round with `predict(batch_size=64)`, taking turns (bench/throughput.py);
+the figure is each model's best round. Writes bench/results/variants-<date>-<host>.json and .md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import numpy as np  # noqa: E402
+
+from bench.machine import header, write_results  # noqa: E402
+from bench.throughput import best_rounds  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"))
+    args = parser.parse_args()
+
+    from crnn_keras.baseline import HEIGHT, WIDTH, build_keras_example
+    from crnn_keras.model import ModelConfig, build_backbone, build_reader, fold_batch_norm
+
+    vocabulary = list("abcdefghijklmnopqrs")  # 19 characters, as in captcha_images_v2
+    classes = len(vocabulary) + 1
+    default = ModelConfig()
+    earlier = ModelConfig(height=32, stem_stride=1)
+    backbones = {
+        "default (64x160, stride-2 stem), batch norm folded": (fold_batch_norm(build_backbone(classes, default),
+                                                                               default), default),
+        "default, batch norm not folded": (build_backbone(classes, default), default),
+        "earlier default (32x160, full-size stem), folded": (fold_batch_norm(build_backbone(classes, earlier),
+                                                                             earlier), earlier),
+        "earlier default, not folded": (build_backbone(classes, earlier), earlier),
+        "Keras example (50x200)": (build_keras_example(classes), ModelConfig(height=HEIGHT, width=WIDTH)),
+    }
+    rng = np.random.default_rng(0)
+    inputs = {}
+    for name, (backbone, cfg) in backbones.items():
+        reader = build_reader(backbone, vocabulary)
+        images = rng.integers(0, 256, (1024, cfg.height, cfg.width, 1), dtype=np.uint8)
+        reader.predict(images, batch_size=64, verbose=0)  # warm-up: tracing
+        inputs[name] = (reader, images)
+    best = best_rounds(inputs, args.rounds)
+    base = best["Keras example (50x200)"]
+    result = {**header(), "images_per_second": {k: round(v, 1) for k, v in best.items()},
+              "parameters": {k: int(b.count_params()) for k, (b, _) in backbones.items()}}
+    lines = [f"# Predict speed of model shapes {result['date']}: {result['machine']['cores']} cores, "
+             f"{result['machine']['cpu']}", "", f"`{result['command']}` (untrained readers, 1,024 random "
+             f"images a round, batch 64, best of {args.rounds} rounds, models taking turns)", "",
+             "| model | parameters | images/s | / Keras example |", "|---|---|---|---|"]
+    for name, value in best.items():
+        lines.append(f"| {name} | {result['parameters'][name]:,} | {value:,.0f} | {value / base:.2f} |")
+    write_results(args.out, "variants-", result, "\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
