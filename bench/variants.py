@@ -34,21 +34,23 @@ def main() -> int:
 
     vocabulary = list("abcdefghijklmnopqrs")  # 19 characters, as in captcha_images_v2
     classes = len(vocabulary) + 1
-    default = ModelConfig()
-    earlier = ModelConfig(height=32, stem_stride=1)
+
+    def backbone(cfg: ModelConfig, folded: bool):
+        model = build_backbone(classes, cfg)
+        return (fold_batch_norm(model, cfg) if folded else model), cfg
+
+    default, earlier = ModelConfig(), ModelConfig(height=32, stem_stride=1)
     backbones = {
-        "default (64x160, stride-2 stem), batch norm folded": (fold_batch_norm(build_backbone(classes, default),
-                                                                               default), default),
-        "default, batch norm not folded": (build_backbone(classes, default), default),
-        "earlier default (32x160, full-size stem), folded": (fold_batch_norm(build_backbone(classes, earlier),
-                                                                             earlier), earlier),
-        "earlier default, not folded": (build_backbone(classes, earlier), earlier),
+        "default (64x160, stride-2 stem), batch norm folded": backbone(default, folded=True),
+        "default, batch norm not folded": backbone(default, folded=False),
+        "earlier default (32x160, full-size stem), folded": backbone(earlier, folded=True),
+        "earlier default, not folded": backbone(earlier, folded=False),
         "Keras example (50x200)": (build_keras_example(classes), ModelConfig(height=HEIGHT, width=WIDTH)),
     }
     rng = np.random.default_rng(0)
     inputs = {}
-    for name, (backbone, cfg) in backbones.items():
-        reader = build_reader(backbone, vocabulary)
+    for name, (model, cfg) in backbones.items():
+        reader = build_reader(model, vocabulary)
         images = rng.integers(0, 256, (1024, cfg.height, cfg.width, 1), dtype=np.uint8)
         reader.predict(images, batch_size=64, verbose=0)  # warm-up: tracing
         inputs[name] = (reader, images)
