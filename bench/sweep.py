@@ -22,6 +22,8 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bench.run import first_reaching  # noqa: E402
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -61,9 +63,10 @@ def main() -> int:
         cfg = TrainConfig(data=os.path.join(args.data, "train"), out=out, seed=seed, **train_kwargs)
         stop = [StopAt()] if args.until is not None else []
         result = train(cfg, ModelConfig(**model_kwargs), extra_callbacks=stop)
-        with open(os.path.join(out, "history.csv"), newline="", encoding="utf-8") as f:
+        history_csv = os.path.join(out, "history.csv")
+        with open(history_csv, newline="", encoding="utf-8") as f:
             history = list(csv.DictReader(f))
-        reached = next((int(r["epoch"]) + 1 for r in history if float(r["val_accuracy"]) >= 0.95), None)
+        reached, _ = first_reaching(history_csv, 0.95)
         row = {
             "date": datetime.date.today().isoformat(), "name": args.name, "model": json.loads(args.model),
             "train": train_kwargs, "seed": seed, "epochs": result["epochs_run"], "best_epoch": result["best_epoch"],

@@ -12,6 +12,7 @@ bench/results/synthetic-<date>-<host>.json and .md.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import tempfile
@@ -47,7 +48,7 @@ def main() -> int:
 
     cfg = TrainConfig(data=train_dir, out=os.path.join(work, "run"), label_regex=synthetic.LABEL_REGEX)
     if args.epochs:
-        cfg = TrainConfig(**{**cfg.__dict__, "epochs": args.epochs})
+        cfg = dataclasses.replace(cfg, epochs=args.epochs)
     result = train(cfg)
     reader = Reader(result["model"])
     samples, _ = list_samples(test_dir, synthetic.LABEL_REGEX)
