@@ -49,10 +49,12 @@ def measure(folder: str, steps: int) -> dict:
     """Runs in its own process so generation does not count."""
     import keras
 
-    import crnn_keras  # noqa: F401
-    from crnn_keras.data import load_folder, make_dataset
-    from crnn_keras.files import vocabulary_of
-    from crnn_keras.model import ModelConfig, build_backbone, build_trainer
+    from crnn_keras.contract import Vocabulary
+    from crnn_keras.data.labelled import load_folder
+    from crnn_keras.data.pipeline import make_dataset
+    from crnn_keras.model.backbone import build_backbone
+    from crnn_keras.model.config import ModelConfig
+    from crnn_keras.model.heads import build_trainer
 
     samples: list[tuple[float, str, float]] = []
     phase = ["start"]
@@ -70,9 +72,9 @@ def measure(folder: str, steps: int) -> dict:
     cfg = ModelConfig()
     data, problems = load_folder(folder, cfg.height, cfg.width, cfg.channels, label_regex=r"^(.+)_\d+$")
     after_load = rss_mb()
-    vocabulary = vocabulary_of(data.labels)
+    vocabulary = Vocabulary.from_labels(data.labels)
     phase[0] = "train"
-    trainer = build_trainer(build_backbone(len(vocabulary) + 1, cfg), max(len(label) for label in data.labels))
+    trainer = build_trainer(build_backbone(vocabulary.num_classes, cfg), data.max_label_length)
     trainer.compile(optimizer=keras.optimizers.Adam(1e-3))
     dataset = make_dataset(data, vocabulary, trainer.input["labels"].shape[1], 32, shuffle=True,
                            augment_images=True).take(steps)

@@ -4,7 +4,7 @@
     python bench/run.py --quick --data DIR    # a smoke run: small subsets, 2 epochs, no targets
 
 DIR holds train/ and test/. Ours is trained with plain `train.py` defaults; the baseline
-(crnn_keras.baseline) with the example's recipe: 50x200, Adam 1e-3, batch 16, up to 100 epochs,
+(bench/baseline.py) with the example's recipe: 50x200, Adam 1e-3, batch 16, up to 100 epochs,
 early stopping on val_loss with patience 10, no augmentation. Both are evaluated by the same
 evaluator on test/. Writes bench/results/<date>-<host>.json and .md. Wall times are comparable only
 within one run (same machine, same load).
@@ -45,17 +45,18 @@ def subset_folder(src: str, dst: str, count: int) -> str:
     return dst
 
 
-def train_and_measure(name, cfg, mcfg, test_dir, quick: bool) -> dict:
-    from crnn_keras.export import export
-    from crnn_keras.files import list_samples
-    from crnn_keras.lite import LiteModel
-    from crnn_keras.model import find_backbone
-    from crnn_keras.reader import Reader
-    from crnn_keras.text import score
-    from crnn_keras.training import train
+def train_and_measure(name, cfg, mcfg, test_dir, quick: bool, recipe: dict | None = None) -> dict:
+    from crnn_keras.data.files import list_samples
+    from crnn_keras.export.tflite import export
+    from crnn_keras.metrics import score
+    from crnn_keras.model.heads import find_backbone
+    from crnn_keras.runtime.lite import LiteModel
+    from crnn_keras.runtime.reader import Reader
+    from crnn_keras.train.trainer import train
 
-    print(f"== {name}: training {cfg.architecture}, seed {cfg.seed}", file=sys.stderr, flush=True)
-    result = train(cfg, mcfg)
+    architecture = "keras_example" if recipe else "crnn"
+    print(f"== {name}: training {architecture}, seed {cfg.seed}", file=sys.stderr, flush=True)
+    result = train(cfg, mcfg, **(recipe or {}))
     reader = Reader(result["model"])
     samples, _ = list_samples(test_dir)
     images = np.stack([reader.prepare(s.path) for s in samples])
@@ -65,7 +66,7 @@ def train_and_measure(name, cfg, mcfg, test_dir, quick: bool) -> dict:
 
     row = {
         "name": name,
-        "architecture": cfg.architecture,
+        "architecture": architecture,
         "seed": cfg.seed,
         "test_sequence_accuracy": test["sequence_accuracy"],
         "test_correct": test["correct"],
@@ -154,9 +155,9 @@ def main() -> int:
     parser.add_argument("--out", default=os.path.join(root, "bench", "results"))
     args = parser.parse_args()
 
-    from crnn_keras.baseline import HEIGHT, WIDTH
-    from crnn_keras.model import ModelConfig
-    from crnn_keras.training import TrainConfig
+    from bench.baseline import HEIGHT, RECIPE, WIDTH
+    from crnn_keras.model.config import ModelConfig
+    from crnn_keras.train.config import TrainConfig
 
     work = tempfile.mkdtemp(prefix="crnn_bench_")
     train_dir, test_dir = os.path.join(args.data, "train"), os.path.join(args.data, "test")
@@ -172,9 +173,9 @@ def main() -> int:
             cfg = TrainConfig(**{**cfg.__dict__, "epochs": epochs})
         ours.append(train_and_measure(f"ours seed {seed}", cfg, ModelConfig(), test_dir, args.quick))
     base_cfg = TrainConfig(data=train_dir, out=os.path.join(work, "baseline"), seed=args.seeds[0],
-                           epochs=epochs or 100, batch_size=16, learning_rate=1e-3, patience=10, augment=False,
-                           architecture="keras_example", schedule="constant", monitor="val_loss")
-    baseline = train_and_measure("baseline", base_cfg, ModelConfig(height=HEIGHT, width=WIDTH), test_dir, args.quick)
+                           epochs=epochs or 100, batch_size=16, learning_rate=1e-3, patience=10, augment=False)
+    baseline = train_and_measure("baseline", base_cfg, ModelConfig(height=HEIGHT, width=WIDTH), test_dir, args.quick,
+                                 RECIPE)
     # Throughput last, in one fresh process, ours and the baseline taking turns: measured inside
     # this process, the baseline ran after four trainings and ours after one.
     paths = [ours[0]["model_path"], baseline["model_path"]]

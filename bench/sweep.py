@@ -40,11 +40,12 @@ def main() -> int:
 
     import keras
 
-    from crnn_keras.files import list_samples
-    from crnn_keras.model import ModelConfig
-    from crnn_keras.reader import Reader
-    from crnn_keras.text import score
-    from crnn_keras.training import TrainConfig, train
+    from crnn_keras.data.files import list_samples
+    from crnn_keras.metrics import score
+    from crnn_keras.model.config import ModelConfig
+    from crnn_keras.runtime.reader import Reader
+    from crnn_keras.train.config import TrainConfig
+    from crnn_keras.train.trainer import train
 
     model_kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(args.model).items()}
     train_kwargs = json.loads(args.train)

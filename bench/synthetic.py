@@ -34,11 +34,12 @@ def main() -> int:
     parser.add_argument("--out", default=os.path.join(root, "bench", "results"))
     args = parser.parse_args()
 
-    from crnn_keras import synthetic
-    from crnn_keras.files import list_samples
-    from crnn_keras.reader import Reader
-    from crnn_keras.text import score
-    from crnn_keras.training import TrainConfig, train
+    from crnn_keras.data import synthetic
+    from crnn_keras.data.files import list_samples
+    from crnn_keras.runtime.reader import Reader
+    from crnn_keras.metrics import score
+    from crnn_keras.train.config import TrainConfig
+    from crnn_keras.train.trainer import train
 
     work = args.work or tempfile.mkdtemp(prefix="crnn_synthetic_")
     started = time.time()

@@ -47,11 +47,11 @@ def main() -> int:
 
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
-    from crnn_keras.export import QUANTIZE_MODES, export
-    from crnn_keras.files import list_samples
-    from crnn_keras.lite import LiteModel
-    from crnn_keras.reader import Reader
-    from crnn_keras.text import score
+    from crnn_keras.export.tflite import QUANTIZE_MODES, export
+    from crnn_keras.data.files import list_samples
+    from crnn_keras.runtime.lite import LiteModel
+    from crnn_keras.runtime.reader import Reader
+    from crnn_keras.metrics import score
 
     keras_reader = Reader(args.model)
     samples, _ = list_samples(args.data, args.label_regex)

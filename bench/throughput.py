@@ -43,8 +43,8 @@ def main() -> int:
     parser.add_argument("--images", type=int, default=1024, help="images a round (the folder, repeated)")
     args = parser.parse_args()
 
-    from crnn_keras.files import list_image_files
-    from crnn_keras.reader import Reader
+    from crnn_keras.data.files import list_image_files
+    from crnn_keras.runtime.reader import Reader
 
     files, _ = list_image_files([args.data])
     if not files:

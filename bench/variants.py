@@ -29,11 +29,14 @@ def main() -> int:
     parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"))
     args = parser.parse_args()
 
-    from crnn_keras.baseline import HEIGHT, WIDTH, build_keras_example
-    from crnn_keras.model import ModelConfig, build_backbone, build_reader, fold_batch_norm
+    from bench.baseline import HEIGHT, WIDTH, build_keras_example
+    from crnn_keras.contract import Vocabulary
+    from crnn_keras.model.backbone import build_backbone, fold_batch_norm
+    from crnn_keras.model.config import ModelConfig
+    from crnn_keras.model.heads import build_reader
 
-    vocabulary = list("abcdefghijklmnopqrs")  # 19 characters, as in captcha_images_v2
-    classes = len(vocabulary) + 1
+    vocabulary = Vocabulary(tuple("abcdefghijklmnopqrs"))  # 19 characters, as in captcha_images_v2
+    classes = vocabulary.num_classes
 
     def backbone(cfg: ModelConfig, folded: bool):
         model = build_backbone(classes, cfg)

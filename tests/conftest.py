@@ -68,8 +68,9 @@ def tiny_folder(tmp_path_factory):
 @pytest.fixture(scope="session")
 def trained_run(tiny_folder, tmp_path_factory):
     """A small model trained to read every one of the 32 tiny images (its own validation set)."""
-    from crnn_keras.model import ModelConfig
-    from crnn_keras.training import TrainConfig, train
+    from crnn_keras.model.config import ModelConfig
+    from crnn_keras.train.config import TrainConfig
+    from crnn_keras.train.trainer import train
 
     out = str(tmp_path_factory.mktemp("run"))
     cfg = TrainConfig(data=tiny_folder, val_data=tiny_folder, out=out, epochs=150, batch_size=8,
@@ -80,8 +81,8 @@ def trained_run(tiny_folder, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_images(tiny_folder):
-    from crnn_keras.files import list_samples
-    from crnn_keras.images import load_image
+    from crnn_keras.data.files import list_samples
+    from crnn_keras.data.images import load_image
 
     samples, _ = list_samples(tiny_folder)
     images = np.stack([load_image(s.path, 16, 64, 1) for s in samples])

@@ -1,10 +1,11 @@
 import keras
 import numpy as np
+import pytest
 
-from crnn_keras.ctc import CTCLoss
-from crnn_keras.data import make_lookup
-from crnn_keras.decode import CTCDecoder, beam_decode
-from crnn_keras.text import greedy_collapse, greedy_decode, ids_to_text
+from crnn_keras.contract import Vocabulary, greedy_decode
+from crnn_keras.data.pipeline import make_lookup
+from crnn_keras.model.ctc import CTCLoss
+from crnn_keras.model.decoder import CTCDecoder, beam_decode
 
 
 def one_hot_logits(frames, classes, scale=10.0):
@@ -14,24 +15,19 @@ def one_hot_logits(frames, classes, scale=10.0):
 
 
 def test_vocabulary_round_trip_text_ids_logits_text():
-    vocabulary = ["a", "b", "n", "p", "w", "3"]
+    vocabulary = Vocabulary(("a", "b", "n", "p", "w", "3"))
     lookup = make_lookup(vocabulary)
     ids = [int(i) for i in lookup(list("3nnpw")).numpy()]
-    assert ids == [vocabulary.index(c) + 1 for c in "3nnpw"] and 0 not in ids
+    assert ids == vocabulary.encode("3nnpw") and 0 not in ids
     assert int(lookup(["?"]).numpy()[0]) == 0  # unknown → 0, the blank
     # An alignment with the doubled 'n' split by a blank, repeats and blanks around.
     frames = [0, ids[0], ids[0], 0, ids[1], 0, ids[2], ids[2], ids[3], 0, ids[4], 0]
     logits = one_hot_logits(frames, len(vocabulary) + 1)
     texts, confidence = greedy_decode(logits, vocabulary)
     assert texts == ["3nnpw"] and 0.99 < confidence[0] <= 1.0
-    layer_out = CTCDecoder(vocabulary)(logits)
+    layer_out = CTCDecoder(vocabulary.characters)(logits)
     assert layer_out["text"].numpy()[0].decode() == "3nnpw"
     assert beam_decode(logits, vocabulary, beam_width=5)[0] == ["3nnpw"]
-
-
-def test_greedy_collapse_merges_repeats_then_drops_blanks():
-    assert greedy_collapse(np.array([[1, 1, 0, 1, 2, 2, 0, 0]])) == [[1, 1, 2]]
-    assert ids_to_text([2, -1, -1], ["x", "y"]) == "y"
 
 
 def test_ctc_loss_falls_on_a_fixed_batch():
@@ -45,7 +41,7 @@ def test_ctc_loss_falls_on_a_fixed_batch():
     features = np.random.default_rng(0).normal(size=(2, 12, 8)).astype(np.float32)
     history = model.fit([labels, features], epochs=150, verbose=0).history["loss"]
     assert history[-1] < history[0] * 0.2
-    texts, _ = greedy_decode(model.predict([labels, features], verbose=0), ["a", "b", "c"])
+    texts, _ = greedy_decode(model.predict([labels, features], verbose=0), Vocabulary(("a", "b", "c")))
     assert texts == ["abb", "ca"]
 
 
@@ -55,3 +51,10 @@ def test_layers_round_trip_through_config():
         assert clone.get_config() == layer.get_config()
         restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
         assert type(restored) is type(layer)
+
+
+def test_decoder_reads_the_blank_index_that_version_0_1_saved():
+    config = {**CTCDecoder(["a"]).get_config(), "blank_index": 0}
+    assert CTCDecoder.from_config(config).vocabulary == ["a"]
+    with pytest.raises(ValueError, match="blank_index: expected 0, received 2"):
+        CTCDecoder.from_config({**config, "blank_index": 2})

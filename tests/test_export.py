@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from conftest import run_cli
-from crnn_keras.export import QUANTIZE_MODES, export, op_names
-from crnn_keras.lite import LiteModel
-from crnn_keras.reader import ModelError, Reader
+from crnn_keras.export.tflite import QUANTIZE_MODES, export, op_names
+from crnn_keras.runtime.lite import LiteModel
+from crnn_keras.contract import ModelError
+from crnn_keras.runtime.reader import Reader
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +30,7 @@ def test_signature_and_vocabulary_round_trip(exported, trained_run):
     keras_reader = Reader(trained_run["model"])
     for info in exported.values():
         lite = LiteModel(info["path"])
-        assert lite.vocabulary == keras_reader.vocabulary
+        assert list(lite.vocabulary.characters) == keras_reader.vocabulary
         assert (lite.height, lite.width, lite.channels) == (16, 64, 1)
         out = lite.run(np.full((16, 64, 1), 255, np.uint8))
         assert out["ids"].shape == (1, 16) and out["ids"].dtype == np.int32

@@ -2,8 +2,9 @@ import os
 
 import pytest
 
-from crnn_keras.files import compile_label_regex, label_from_name, list_image_files, list_samples, vocabulary_of
-from crnn_keras.synthetic import LABEL_REGEX
+from crnn_keras.contract import Vocabulary
+from crnn_keras.data.files import compile_label_regex, label_from_name, list_image_files, list_samples
+from crnn_keras.data.synthetic import LABEL_REGEX
 
 # The README's --label-regex recipes, each with a name seen in the wild.
 RECIPES = [
@@ -65,4 +66,4 @@ def test_missing_and_empty_folders(tmp_path):
 
 
 def test_vocabulary_is_sorted_code_points():
-    assert vocabulary_of(["ba", "가a", "B"]) == ["B", "a", "b", "가"]
+    assert Vocabulary.from_labels(["ba", "가a", "B"]).characters == ("B", "a", "b", "가")

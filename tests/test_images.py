@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from conftest import text_image
-from crnn_keras.images import ImageError, load_image, load_images, open_image
+from crnn_keras.data.images import ImageError, load_image, load_images, open_image
 
 
 def ink_on_white(array):

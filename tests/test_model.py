@@ -2,7 +2,10 @@ import keras
 import numpy as np
 import pytest
 
-from crnn_keras.model import ModelConfig, build_backbone, build_reader, build_trainer, find_backbone, find_decoder
+from crnn_keras.contract import Vocabulary
+from crnn_keras.model.backbone import build_backbone, fold_batch_norm
+from crnn_keras.model.config import ModelConfig
+from crnn_keras.model.heads import build_reader, build_trainer, find_backbone, find_decoder
 
 
 @pytest.mark.parametrize("height, width, stem_stride, blocks", [
@@ -24,7 +27,7 @@ def test_height_reaches_exactly_one_through_the_2x5_conv(height, width, stem_str
     (dict(width=130), "multiple of 8"),
     (dict(channels=2), "channels"),
     (dict(stem_stride=3), "stem_stride"),
-    (dict(width_halvings=6), "between 1 \\(the stem\\) and 5"),
+    (dict(width_halvings=6), "expected 1..5 \\(the stem and 4 blocks\\), received 6"),
 ])
 def test_bad_shapes_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -44,7 +47,7 @@ def test_blocks_are_residual_with_height_halving_strides():
 
 def test_reader_and_trainer_share_the_backbone(tmp_path):
     backbone = build_backbone(4, ModelConfig(height=16, width=32))
-    reader = build_reader(backbone, ["a", "b", "c"])
+    reader = build_reader(backbone, Vocabulary(("a", "b", "c")))
     trainer = build_trainer(backbone, 5)
     assert find_backbone(reader) is find_backbone(trainer) is backbone
     assert find_decoder(reader).vocabulary == ["a", "b", "c"]
@@ -54,7 +57,7 @@ def test_reader_and_trainer_share_the_backbone(tmp_path):
 
 def test_reader_round_trips_through_keras_file_with_vocabulary(tmp_path):
     vocabulary = ["가", "A", "7"]
-    reader = build_reader(build_backbone(4, ModelConfig(height=16, width=32)), vocabulary)
+    reader = build_reader(build_backbone(4, ModelConfig(height=16, width=32)), Vocabulary(tuple(vocabulary)))
     path = str(tmp_path / "m.keras")
     reader.save(path)
     loaded = keras.saving.load_model(path)  # no custom_objects, safe mode
@@ -66,7 +69,8 @@ def test_reader_round_trips_through_keras_file_with_vocabulary(tmp_path):
 
 
 def test_model_with_lambda_is_refused(tmp_path):
-    from crnn_keras.reader import ModelError, Reader
+    from crnn_keras.contract import ModelError
+    from crnn_keras.runtime.reader import Reader
 
     inputs = keras.Input((4,))
     model = keras.Model(inputs, keras.layers.Lambda(lambda x: x * 2)(inputs))
@@ -100,10 +104,7 @@ def test_width_halvings_never_exceed_the_blocks():
     assert ModelConfig(height=8, width=64, stem_stride=1).fit_labels(3).width_halvings == 2
 
 
-
 def test_folding_batch_norm_keeps_the_outputs_and_drops_the_layers():
-    from crnn_keras.model import fold_batch_norm
-
     cfg = ModelConfig(height=16, width=32)
     backbone = build_backbone(4, cfg)
     rng = np.random.default_rng(0)

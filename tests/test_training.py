@@ -15,7 +15,15 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, random_labels, run_cli, text_image
-from crnn_keras.reader import Reader, read_text
+from crnn_keras.cli import main
+from crnn_keras.runtime.reader import Reader, read_text
+
+
+def cli(capsys, *args):
+    """Runs a command in this process; returns (exit status, stdout, stderr)."""
+    status = main([str(a) for a in args])
+    out = capsys.readouterr()
+    return status, out.out, out.err
 
 
 def test_tiny_set_is_learned_completely_and_run_folder_is_complete(trained_run):
@@ -36,7 +44,7 @@ def test_tiny_set_is_learned_completely_and_run_folder_is_complete(trained_run):
 
 
 def keras_output_steps(model_path: str) -> int:
-    from crnn_keras.reader import load_keras_reader
+    from crnn_keras.runtime.keras_reader import load_keras_reader
 
     return load_keras_reader(model_path).output["logits"].shape[1]
 
@@ -76,10 +84,10 @@ def test_keras_load_model_after_import(trained_run):
     assert "['confidence', 'logits', 'text'] (2,)" in done.stdout
 
 
-def test_evaluate_json(trained_run):
-    done = run_cli("-m", "crnn_keras", "evaluate", "--model", trained_run["model"], "--data", trained_run["data"], "--json")
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout)
+def test_evaluate_json(trained_run, capsys):
+    status, out, err = cli(capsys, "evaluate", "--model", trained_run["model"], "--data", trained_run["data"], "--json")
+    assert status == 0, err
+    result = json.loads(out)
     assert result["sequence_accuracy"] == 1.0 and result["character_error_rate"] == 0.0 and result["count"] == 32
 
 
@@ -93,57 +101,55 @@ def _mixed_folder(src, dst):
     return 5
 
 
-def test_predict_prints_an_error_per_bad_file_and_a_result_per_good_one(trained_run, tmp_path):
+def test_predict_prints_an_error_per_bad_file_and_a_result_per_good_one(trained_run, tmp_path, capsys):
     folder = tmp_path / "mixed"
     bad = _mixed_folder(trained_run["data"], folder)
-    done = run_cli("-m", "crnn_keras", "predict", "--model", trained_run["model"], str(folder))
-    assert done.returncode == 0
-    assert len(done.stdout.strip().splitlines()) == 32
-    errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    status, out, err = cli(capsys, "predict", "--model", trained_run["model"], folder)
+    assert status == 0
+    assert len(out.strip().splitlines()) == 32
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
     assert len(errors) == bad and all(str(folder) in line for line in errors)
-    assert "Traceback" not in done.stderr
     only_bad = tmp_path / "only_bad"
     only_bad.mkdir()
     (only_bad / "x.png").write_bytes(b"")
-    done = run_cli("-m", "crnn_keras", "predict", "--model", trained_run["model"], str(only_bad))
-    assert done.returncode == 1 and done.stdout == ""
+    status, out, err = cli(capsys, "predict", "--model", trained_run["model"], only_bad)
+    assert status == 1 and out == ""
 
 
-def test_training_skips_and_counts_bad_files(trained_run, tmp_path):
+def test_training_skips_and_counts_bad_files(trained_run, tmp_path, capsys):
     folder = tmp_path / "mixed"
     bad = _mixed_folder(trained_run["data"], folder)
-    done = run_cli("train.py", "--data", str(folder), "--out", str(tmp_path / "run"), "--epochs", "1",
-                   "--height", "16", "--width", "64")
-    assert done.returncode == 0, done.stderr
-    assert f"skipped {bad} file(s)" in done.stderr
-    assert "Traceback" not in done.stderr
-    assert "held-out accuracy" in done.stdout
+    status, out, err = cli(capsys, "train", "--data", folder, "--out", tmp_path / "run", "--epochs", "1",
+                           "--height", "16", "--width", "64")
+    assert status == 0, err
+    assert f"skipped {bad} file(s)" in err
+    assert "held-out accuracy" in out
 
 
 @pytest.mark.parametrize("args, message", [
     (["--data", "/no/such/folder"], "no such folder"),
     (["--height", "48"], "power of two"),
-    (["--epochs", "0"], "must be ≥ 1"),
+    (["--epochs", "0"], "--epochs: expected an integer ≥ 1, received 0"),
+    (["--learning-rate", "-1"], "--learning-rate: expected a number > 0, received -1.0"),
     (["--label-regex", "("], "not a valid regular expression"),
 ])
-def test_train_errors_are_one_line(tiny_folder, tmp_path, args, message):
+def test_train_errors_are_one_line(tiny_folder, tmp_path, args, message, capsys):
     if "--data" not in args:
         args = ["--data", tiny_folder, *args]
-    done = run_cli("train.py", *args, "--out", str(tmp_path / "r"))
-    assert done.returncode == 1
-    assert done.stderr.strip().splitlines()[-1].startswith("error: ") and message in done.stderr
-    assert "Traceback" not in done.stderr
+    status, _, err = cli(capsys, "train", *args, "--out", tmp_path / "r")
+    assert status == 1
+    assert err.strip().splitlines()[-1].startswith("error: ") and message in err
 
 
-def test_labels_too_long_for_the_time_steps_are_refused(tmp_path):
+def test_labels_too_long_for_the_time_steps_are_refused(tmp_path, capsys):
     folder = tmp_path / "long"
     folder.mkdir()
     for label in ("abcdefghij", "ab"):
         text_image(label).save(folder / f"{label}.png")
-    done = run_cli("train.py", "--data", str(folder), "--height", "16", "--width", "16", "--out", str(tmp_path / "r"))
-    assert done.returncode == 1
+    status, _, err = cli(capsys, "train", "--data", folder, "--height", "16", "--width", "16", "--out", tmp_path / "r")
+    assert status == 1
     # Even with only the stem's halving, 8 steps cannot hold the 21 frames 10 letters may need.
-    assert "abcdefghij.png: label 'abcdefghij' has 10 characters but the model has 8 time steps" in done.stderr
+    assert "abcdefghij.png: label 'abcdefghij' has 10 characters but the model has 8 time steps" in err
 
 
 def _history_epochs(out):
@@ -196,22 +202,41 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tiny_folder, tmp_path):
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
-    assert f"continue with: python train.py --resume {out}" in stderr
+    assert f"continue with: python -m crnn_keras train --resume {out}" in stderr
     assert "Traceback" not in stderr
     assert os.path.exists(os.path.join(out, "checkpoint.keras"))
 
 
 def test_nan_loss_stops_without_saving_that_epoch(tmp_path):
-    import keras
+    from crnn_keras.run_folder import RunFolder
+    from crnn_keras.train import callbacks as cb
 
-    from crnn_keras.training import BestModelAndCheckpoint
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    folder = RunFolder(str(tmp_path))
+    non_finite = cb.StopOnNonFiniteLoss()
+    best = cb.BestReader(reader=model, run=folder, best=(0.5, 1.0, 3))
+    chain = [non_finite, best, cb.ResumePoint(folder, best), cb.EarlyStop(best, patience=5)]
+    for callback in chain:
+        callback.set_model(model)
+        callback.on_epoch_end(3, {"loss": math.nan, "val_loss": 1.0, "val_accuracy": 0.9})
+    assert non_finite.epoch == 4 and model.stop_training
+    assert best.best_epoch == 3 and os.listdir(tmp_path) == []
 
-    state = dict(epoch=3, best_accuracy=0.5, best_loss=1.0, best_epoch=3, wait=0)
-    keeper = BestModelAndCheckpoint(reader=None, out=str(tmp_path), patience=5, state=state)
-    keeper.set_model(keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)]))
-    keeper.on_epoch_end(3, {"loss": math.nan, "val_loss": 1.0, "val_accuracy": 0.9})
-    assert keeper.nan_epoch == 4 and keeper.model.stop_training
-    assert state["epoch"] == 3 and os.listdir(tmp_path) == []
+
+def test_early_stop_counts_epochs_since_the_best_one(tmp_path):
+    from crnn_keras.run_folder import RunFolder
+    from crnn_keras.train import callbacks as cb
+
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    best = cb.BestReader(reader=model, run=RunFolder(str(tmp_path)))
+    stop = cb.EarlyStop(best, patience=2)
+    for callback in (best, stop):
+        callback.set_model(model)
+    for epoch, accuracy in enumerate([0.5, 0.7, 0.6, 0.7]):  # a tie with a higher loss is no better
+        for callback in (best, stop):
+            callback.on_epoch_end(epoch, {"loss": 1.0, "val_loss": 1.0, "val_accuracy": accuracy})
+    assert best.best_epoch == 2 and model.stop_training
+    assert os.listdir(tmp_path) == ["model.keras"]
 
 
 def test_same_seed_same_data_gives_the_same_history(tiny_folder, tmp_path):
@@ -227,7 +252,7 @@ def test_same_seed_same_data_gives_the_same_history(tiny_folder, tmp_path):
     assert histories[0] == histories[1] and len(histories[0]) == 2
 
 
-def test_hangul_labels_train_and_read_end_to_end(tmp_path):
+def test_hangul_labels_train_and_read_end_to_end(tmp_path, capsys):
     """Hangul file names (one stored decomposed, as macOS does) → vocabulary → model → text.
 
     The test font has no Hangul glyphs, so each syllable is drawn as a distinct Latin glyph:
@@ -247,30 +272,30 @@ def test_hangul_labels_train_and_read_end_to_end(tmp_path):
         text_image(drawn, seed=i).save(folder / f"{name}.png")
         hangul.append(label)
     out = str(tmp_path / "run")
-    done = run_cli("train.py", "--data", str(folder), "--val-data", str(folder), "--out", out, "--epochs", "120",
-                   "--height", "16", "--width", "64", "--batch-size", "4", "--no-augment", "--patience", "120")
-    assert done.returncode == 0, done.stderr
-    assert "held-out accuracy: 1.0000" in done.stdout
+    status, stdout, err = cli(capsys, "train", "--data", folder, "--val-data", folder, "--out", out, "--epochs", "120",
+                              "--height", "16", "--width", "64", "--batch-size", "4", "--no-augment", "--patience", "120")
+    assert status == 0, err
+    assert "held-out accuracy: 1.0000" in stdout
     assert json.load(open(os.path.join(out, "run.json")))["vocabulary"] == sorted(set("".join(hangul)))
-    done = run_cli("-m", "crnn_keras", "predict", "--model", os.path.join(out, "model.keras"), str(folder))
-    assert done.returncode == 0, done.stderr
+    status, stdout, err = cli(capsys, "predict", "--model", os.path.join(out, "model.keras"), folder)
+    assert status == 0, err
     read = {unicodedata.normalize("NFC", os.path.splitext(os.path.basename(line.split("\t")[0]))[0]): line.split("\t")[1]
-            for line in done.stdout.splitlines()}
+            for line in stdout.splitlines()}
     assert read == {label: label for label in hangul}
 
 
-def test_validation_labels_with_unknown_characters_are_left_out(tiny_folder, tmp_path):
+def test_validation_labels_with_unknown_characters_are_left_out(tiny_folder, tmp_path, capsys):
     val = tmp_path / "val"
     shutil.copytree(tiny_folder, val)
     text_image("zz").save(val / "zz.png")
-    done = run_cli("train.py", "--data", tiny_folder, "--val-data", str(val), "--out", str(tmp_path / "r"),
-                   "--epochs", "1", "--height", "16", "--width", "64")
-    assert done.returncode == 0, done.stderr
-    assert "1 validation image(s) have characters missing from the training vocabulary" in done.stderr
-    assert "zz.png" in done.stderr
+    status, _, err = cli(capsys, "train", "--data", tiny_folder, "--val-data", val, "--out", tmp_path / "r",
+                         "--epochs", "1", "--height", "16", "--width", "64")
+    assert status == 0, err
+    assert "1 validation image(s) have characters missing from the training vocabulary" in err
+    assert "zz.png" in err
 
 
-def test_evaluate_ignore_case_and_unknown_characters(trained_run, tmp_path):
+def test_evaluate_ignore_case_and_unknown_characters(trained_run, tmp_path, capsys):
     folder = tmp_path / "upper"
     folder.mkdir()
     # Names with a letter: an all-digit label reads the same in either case.
@@ -278,29 +303,29 @@ def test_evaluate_ignore_case_and_unknown_characters(trained_run, tmp_path):
     for name in names:  # labels stored in upper case for lower-case images
         shutil.copy(os.path.join(trained_run["data"], name), folder / name.upper().replace(".PNG", ".png"))
     text_image("zz").save(folder / "zz.png")  # 'z' was never learned
-    args = ["-m", "crnn_keras", "evaluate", "--model", trained_run["model"], "--data", str(folder), "--json"]
-    strict = run_cli(*args)
-    folded = run_cli(*args, "--ignore-case")
-    assert strict.returncode == folded.returncode == 0, strict.stderr
-    assert json.loads(strict.stdout)["correct"] == 0
-    result = json.loads(folded.stdout)
+    args = ["evaluate", "--model", trained_run["model"], "--data", folder, "--json"]
+    strict = cli(capsys, *args)
+    folded = cli(capsys, *args, "--ignore-case")
+    assert strict[0] == folded[0] == 0, strict[2]
+    assert json.loads(strict[1])["correct"] == 0
+    result = json.loads(folded[1])
     assert result["correct"] == 6 and result["count"] == 7 and result["unknown_character_labels"] == 1
-    assert "1 label(s) use characters the model never learned" in folded.stderr
+    assert "1 label(s) use characters the model never learned" in folded[2]
 
 
-def test_training_on_a_folder_of_only_bad_files_is_one_error(tmp_path):
+def test_training_on_a_folder_of_only_bad_files_is_one_error(tmp_path, capsys):
     folder = tmp_path / "bad"
     folder.mkdir()
     (folder / "abc.png").write_bytes(b"")
     (folder / "def.jpg").write_text("no image here")
-    done = run_cli("train.py", "--data", str(folder), "--out", str(tmp_path / "r"))
-    assert done.returncode == 1 and "Traceback" not in done.stderr
-    assert done.stderr.strip().splitlines()[-1] == f"error: {folder}: none of its 2 labelled images could be read"
+    status, _, err = cli(capsys, "train", "--data", folder, "--out", tmp_path / "r")
+    assert status == 1
+    assert err.strip().splitlines()[-1] == f"error: {folder}: none of its 2 labelled images could be read"
 
 
 def test_saved_reader_has_batch_norm_folded_into_its_convolutions(trained_run):
-    from crnn_keras.model import find_backbone
-    from crnn_keras.reader import load_keras_reader
+    from crnn_keras.model.heads import find_backbone
+    from crnn_keras.runtime.keras_reader import load_keras_reader
 
     backbone = find_backbone(load_keras_reader(trained_run["model"]))
     layers = backbone.layers

@@ -11,7 +11,7 @@ import dataclasses
 import os
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 
@@ -133,8 +133,3 @@ def list_samples(
     if not samples:
         raise ValueError(f"{folder}: none of its {len(files)} image files has a usable label")
     return samples, problems
-
-
-def vocabulary_of(labels: Sequence[str]) -> list[str]:
-    """The sorted set of characters (Unicode code points) in `labels`."""
-    return sorted({ch for label in labels for ch in label})

@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from crnn_keras.contract import BLANK_INDEX
+
 
 @keras.saving.register_keras_serializable(package="crnn_keras")
 class CTCLoss(keras.layers.Layer):
@@ -24,7 +26,7 @@ class CTCLoss(keras.layers.Layer):
         logits, unchanged: (B, T, K).
     """
 
-    def __init__(self, blank_index: int = 0, **kwargs):
+    def __init__(self, blank_index: int = BLANK_INDEX, **kwargs):
         super().__init__(**kwargs)
         self.blank_index = blank_index
 

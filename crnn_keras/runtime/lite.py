@@ -8,19 +8,16 @@ from __future__ import annotations
 import os
 
 import numpy as np
+from ai_edge_litert.interpreter import Interpreter
 
-from crnn_keras._quiet import native_stderr_silenced
-from crnn_keras.export import OUTPUTS, SIGNATURE
-from crnn_keras.reader import ModelError
-from crnn_keras.text import ids_to_text
+from crnn_keras.contract import OUTPUTS, SIGNATURE, ModelError, Vocabulary
+from crnn_keras.quiet import native_stderr_silenced
 
 
 class LiteModel:
     """A crnn_keras TFLite model: image (1, H, W, C) uint8 → ids, confidence, vocabulary."""
 
     def __init__(self, path: str, num_threads: int | None = None):
-        from ai_edge_litert.interpreter import Interpreter
-
         if not os.path.isfile(path):
             raise ModelError(f"{path}: no such model file")
         try:
@@ -42,7 +39,10 @@ class LiteModel:
         with native_stderr_silenced():  # the first run creates the XNNPACK delegate
             blank = np.zeros((1, self.height, self.width, self.channels), np.uint8)
             codepoints = self.runner(image=blank)["vocabulary"]
-        self.vocabulary = [chr(int(c)) for c in codepoints]
+        try:
+            self.vocabulary = Vocabulary.from_codepoints(codepoints)
+        except ValueError as error:
+            raise ModelError(f"{path}: {error}") from None
 
     def input_description(self) -> str:
         return f"image uint8 [1, {self.height}, {self.width}, {self.channels}]"
@@ -63,6 +63,6 @@ class LiteModel:
         texts, confidences = [], []
         for image in images:
             out = self.run(image)
-            texts.append(ids_to_text(out["ids"][0], self.vocabulary))
+            texts.append(self.vocabulary.decode(out["ids"][0]))
             confidences.append(float(out["confidence"][0]))
         return texts, np.asarray(confidences, np.float32)

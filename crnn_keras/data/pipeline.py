@@ -1,78 +1,24 @@
 """Labelled images → `tf.data` batches for the trainer.
 
-Labels become ids through a `StringLookup` built on the training vocabulary:
-with `mask_token=None` and one OOV index, the OOV slot is index 0, which is
-also the CTC blank, and characters are 1..V — the same layout as the logits.
+Labels become ids through a `StringLookup` built on the vocabulary: with `mask_token=None`
+and one OOV index, the OOV slot is index 0, which is also the CTC blank, and characters are
+1..V — the id layout of `crnn_keras.contract.Vocabulary`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 
 import keras
-import numpy as np
 import tensorflow as tf
 
-from crnn_keras.files import Problem, Sample, list_samples
-from crnn_keras.images import load_images
+from crnn_keras.contract import BLANK_INDEX, Vocabulary
+from crnn_keras.data.labelled import LabelledImages
 
 
-@dataclasses.dataclass
-class LabelledImages:
-    """Decoded images with their labels and where each came from.
-
-    images: (N, H, W, C) uint8; labels and paths: N each.
-    """
-
-    images: np.ndarray
-    labels: list[str]
-    paths: list[str]
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def subset(self, index: Sequence[int]) -> LabelledImages:
-        index = list(index)
-        return LabelledImages(self.images[index], [self.labels[i] for i in index], [self.paths[i] for i in index])
-
-
-def load_folder(
-    folder: str,
-    height: int,
-    width: int,
-    channels: int,
-    label_regex: str | None = None,
-    ignore_case: bool = False,
-) -> tuple[LabelledImages, list[Problem]]:
-    """Lists, labels and decodes a folder; bad files come back as problems.
-
-    Raises:
-        FileNotFoundError, ValueError: missing folder, no images, none readable.
-    """
-    samples, problems = list_samples(folder, label_regex, ignore_case)
-    images, kept, errors = load_images([s.path for s in samples], height, width, channels)
-    problems += [Problem(samples[i].path, reason) for i, reason in errors]
-    if not kept:
-        raise ValueError(f"{folder}: none of its {len(samples)} labelled images could be read")
-    good: list[Sample] = [samples[i] for i in kept]
-    return LabelledImages(images, [s.label for s in good], [s.path for s in good]), problems
-
-
-def split(data: LabelledImages, fraction: float, seed: int) -> tuple[LabelledImages, LabelledImages]:
-    """A seeded random split into (train, validation); validation gets `fraction`."""
-    if not 0.0 < fraction < 1.0:
-        raise ValueError(f"--val-split {fraction}: must be between 0 and 1")
-    if len(data) < 2:
-        raise ValueError(f"{len(data)} image(s): too few to split into training and validation")
-    order = np.random.default_rng(seed).permutation(len(data))
-    n_val = min(max(1, round(len(data) * fraction)), len(data) - 1)
-    return data.subset(sorted(order[n_val:])), data.subset(sorted(order[:n_val]))
-
-
-def make_lookup(vocabulary: Sequence[str]) -> keras.layers.StringLookup:
-    """Character → id: characters are 1..V, anything unknown is 0 (the blank)."""
-    return keras.layers.StringLookup(vocabulary=list(vocabulary), mask_token=None, num_oov_indices=1)
+def make_lookup(vocabulary: Vocabulary) -> keras.layers.StringLookup:
+    """Character → id as `Vocabulary.encode` numbers them: 1..V, anything unknown 0 (the blank)."""
+    return keras.layers.StringLookup(vocabulary=list(vocabulary.characters), mask_token=None, num_oov_indices=1)
 
 
 def check_labels_fit(labels: Sequence[str], paths: Sequence[str], time_steps: int) -> None:
@@ -119,14 +65,14 @@ def _geometry(seed: int) -> keras.Sequential:
 
 def make_dataset(
     data: LabelledImages,
-    vocabulary: Sequence[str],
+    vocabulary: Vocabulary,
     max_label_length: int,
     batch_size: int,
     shuffle: bool = False,
     augment_images: bool = False,
     seed: int = 0,
 ) -> tf.data.Dataset:
-    """Batches of {"image": (B, H, W, C) uint8, "labels": (B, L) int32 padded with 0}."""
+    """Batches of {"image": (B, H, W, C) uint8, "labels": (B, L) int32 padded with the blank}."""
     lookup = make_lookup(vocabulary)
     # Shuffle indices, then gather each batch from the one image tensor: a shuffle buffer
     # of images would hold a second copy of the whole set.
@@ -140,7 +86,7 @@ def make_dataset(
     def encode(images, labels):
         chars = tf.strings.unicode_split(labels, "UTF-8")  # ragged (B, None)
         ids = chars.with_flat_values(lookup(chars.flat_values))
-        ids = ids.to_tensor(default_value=0, shape=[None, max_label_length])
+        ids = ids.to_tensor(default_value=BLANK_INDEX, shape=[None, max_label_length])
         if augment_images:
             images = augment(images, seed)
         return {"image": images, "labels": tf.cast(ids, tf.int32)}

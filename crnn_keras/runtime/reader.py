@@ -14,7 +14,9 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 from PIL import Image
 
-from crnn_keras.images import load_image
+from crnn_keras.contract import ModelError
+from crnn_keras.data.images import ImageError, load_image
+from crnn_keras.runtime.lite import LiteModel
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,58 +25,6 @@ class Reading:
 
     text: str
     confidence: float
-
-
-class ModelError(ValueError):
-    """A model file that is missing, damaged, or not made by crnn_keras."""
-
-
-def load_keras_reader(path: str):
-    """Loads a `.keras` reader saved by crnn_keras, in Keras' safe mode.
-
-    Raises:
-        ModelError: the file is missing, damaged, or not a crnn_keras reader (one line).
-    """
-    import keras
-
-    import crnn_keras  # noqa: F401  (registers the custom layers)
-    from crnn_keras.model import find_decoder
-
-    if os.path.isdir(path):
-        raise ModelError(f"{path}: is a folder; give the model file (model.keras)")
-    if not os.path.exists(path):
-        raise ModelError(f"{path}: no such model file")
-    try:
-        model = keras.saving.load_model(path)  # safe_mode: refuses Lambda / pickled code
-    except Exception as error:  # Keras raises many kinds; all mean "cannot use this file"
-        detail = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
-        raise ModelError(f"{path}: cannot load as a Keras model ({detail})") from None
-    try:
-        find_decoder(model)
-    except ValueError:
-        raise ModelError(f"{path}: a Keras model, but not a crnn_keras reader (no CTCDecoder)") from None
-    return model
-
-
-class _KerasModel:
-    def __init__(self, model):
-        from crnn_keras.model import find_decoder
-
-        self.model = model
-        self.vocabulary = list(find_decoder(model).vocabulary)
-        _, self.height, self.width, self.channels = model.input_shape
-
-    @classmethod
-    def load(cls, path: str) -> _KerasModel:
-        return cls(load_keras_reader(path))
-
-    def read_batch(self, images: np.ndarray, beam_width: int | None) -> tuple[list[str], np.ndarray]:
-        out = self.model.predict(images, batch_size=64, verbose=0)
-        if beam_width:
-            from crnn_keras.decode import beam_decode
-
-            return beam_decode(out["logits"], self.vocabulary, beam_width)
-        return [t.decode("utf-8") for t in out["text"]], out["confidence"]
 
 
 class Reader:
@@ -92,22 +42,20 @@ class Reader:
             if os.path.isdir(path):
                 raise ModelError(f"{path}: is a folder; give the model file (model.keras or .tflite)")
             if path.lower().endswith(".tflite"):
-                from crnn_keras.lite import LiteModel
-
                 self._backend = LiteModel(path)
             elif path.lower().endswith(".keras"):
-                self._backend = _KerasModel.load(path)
+                self._backend = _keras_backend().load(path)
             else:
                 raise ModelError(f"{path}: unknown model type (expected .keras or .tflite)")
         else:
-            self._backend = _KerasModel(model)
-        self.vocabulary: list[str] = self._backend.vocabulary
+            self._backend = _keras_backend()(model)
+        self.vocabulary: list[str] = list(self._backend.vocabulary.characters)
         self.height, self.width, self.channels = self._backend.height, self._backend.width, self._backend.channels
 
     @property
     def keras_model(self):
         """The Keras reader model behind this Reader; None when it reads with a `.tflite` model."""
-        return self._backend.model if isinstance(self._backend, _KerasModel) else None
+        return getattr(self._backend, "model", None)
 
     def prepare(self, image) -> np.ndarray:
         """One image (path, PIL image or array) → model input (H, W, C) uint8."""
@@ -125,7 +73,7 @@ class Reader:
         or an (N, H, W, C) batch. `beam_width` switches to beam search.
 
         Raises:
-            crnn_keras.images.ImageError: an image cannot be read (names it).
+            crnn_keras.data.images.ImageError: an image cannot be read (names it).
         """
         if isinstance(images, np.ndarray) and images.ndim == 4:
             items: Iterable = list(images)
@@ -145,8 +93,6 @@ def read_text(images, model, beam_width: int | None = None) -> list[tuple[str, f
 
 def read_paths(reader: Reader, paths: Sequence[str], beam_width: int | None = None, chunk: int = 256):
     """Yields (path, Reading or None, error or None) per file, decoding in chunks."""
-    from crnn_keras.images import ImageError
-
     for start in range(0, len(paths), chunk):
         part = paths[start : start + chunk]
         arrays, good, errors = [], [], {}
@@ -159,3 +105,10 @@ def read_paths(reader: Reader, paths: Sequence[str], beam_width: int | None = No
         readings = dict(zip(good, reader.read_arrays(np.stack(arrays), beam_width))) if arrays else {}
         for path in part:
             yield path, readings.get(path), errors.get(path)
+
+
+def _keras_backend():
+    # Imported on demand: a TFLite-only install (NumPy, Pillow, LiteRT) has no Keras.
+    from crnn_keras.runtime.keras_reader import KerasModel
+
+    return KerasModel

@@ -18,46 +18,28 @@ XNNPACK cannot delegate a WHILE loop, so the unrolled graph is also the faster o
 
 from __future__ import annotations
 
-import logging
-import os
 import tempfile
 from collections.abc import Iterator
 
+import keras
 import numpy as np
+import tensorflow as tf
+from ai_edge_litert.interpreter import Interpreter
 
-log = logging.getLogger(__name__)
+from crnn_keras import atomic
+from crnn_keras.contract import SIGNATURE, Vocabulary, greedy_collapse_graph
+from crnn_keras.data.files import list_image_files
+from crnn_keras.data.images import load_images
+from crnn_keras.export.modes import QUANTIZE_MODES
+from crnn_keras.model.heads import find_backbone, find_decoder
+from crnn_keras.run_folder import RunFolder
+from crnn_keras.runtime.keras_reader import load_keras_reader
+from crnn_keras.runtime.lite import LiteModel
 
-QUANTIZE_MODES = ("float32", "float16", "dynamic", "int8")
-SIGNATURE = "serve"
-OUTPUTS = ("ids", "confidence", "vocabulary")
-
-
-def greedy_collapse_graph(logits, blank_index: int = 0):
-    """Best path → merged, blank-free ids packed to the front, padded with -1.
-
-    Input: logits (B, T, K). Output: (ids (B, T) int32, confidence (B,) float32).
-    """
-    import tensorflow as tf
-
-    steps = logits.shape[1]
-    ids = tf.argmax(logits, axis=-1, output_type=tf.int32)
-    previous = tf.pad(ids[:, :-1], [[0, 0], [1, 0]], constant_values=-1)
-    keep = tf.logical_and(tf.not_equal(ids, previous), tf.not_equal(ids, blank_index))
-    keep_i = tf.cast(keep, tf.int32)
-    # Kept frame t goes to slot cumsum-1; dropped frames point at slot -1, which one_hot ignores.
-    slot = tf.where(keep, tf.cumsum(keep_i, axis=1) - 1, -tf.ones_like(ids))
-    # Integer arithmetic throughout: int8 quantization would otherwise round the ids.
-    placed = tf.one_hot(slot, steps, dtype=tf.int32)  # (B, T_frame, T_slot)
-    packed = tf.reduce_sum(placed * (ids + 1)[:, :, None], axis=1) - 1
-    log_probs = tf.nn.log_softmax(logits, axis=-1)
-    confidence = tf.exp(tf.reduce_sum(tf.reduce_max(log_probs, axis=-1), axis=-1))
-    return packed, confidence
 
 
 def unrolled(backbone):
     """A copy of the backbone whose recurrent layers are unrolled (same weights, same outputs)."""
-    import keras
-
     def clone(layer):
         config = layer.get_config()
         if isinstance(layer, keras.layers.Bidirectional):
@@ -97,18 +79,13 @@ def convert(reader, quantize: str = "float32", calibration: np.ndarray | None = 
         quantize: float32 | float16 | dynamic | int8.
         calibration: (N, H, W, C) uint8 images; required for int8.
     """
-    import keras
-    import tensorflow as tf
-
-    from crnn_keras.model import find_backbone, find_decoder
-
     if quantize not in QUANTIZE_MODES:
         raise ValueError(f"--quantize {quantize!r}: choose one of {', '.join(QUANTIZE_MODES)}")
     if quantize == "int8" and (calibration is None or len(calibration) == 0):
         raise ValueError("int8 needs calibration images: pass --calibration-data DIR")
     backbone = unrolled(find_backbone(reader))
-    vocabulary = find_decoder(reader).vocabulary
-    codepoints = tf.constant([ord(ch) for ch in vocabulary], tf.int32)
+    vocabulary = Vocabulary(tuple(find_decoder(reader).vocabulary))
+    codepoints = tf.constant(vocabulary.codepoints(), tf.int32)
     _, height, width, channels = backbone.input_shape
 
     def serve(image):
@@ -144,8 +121,6 @@ def convert(reader, quantize: str = "float32", calibration: np.ndarray | None = 
 
 def op_names(tflite_model: bytes | str) -> list[str]:
     """The distinct operator names in a TFLite model (flatbuffer bytes or a path)."""
-    from ai_edge_litert.interpreter import Interpreter
-
     if isinstance(tflite_model, (bytes, bytearray)):
         interpreter = Interpreter(model_content=bytes(tflite_model))
     else:
@@ -159,19 +134,12 @@ def export(model_path: str, out_path: str, quantize: str = "float32", calibratio
     int8 calibrates on `calibration_dir`, else on the sample the training run
     kept beside the model (calibration.npy).
     """
-    from crnn_keras.reader import load_keras_reader
-
     reader = load_keras_reader(model_path)
     calibration = None
     if quantize == "int8":
         calibration = load_calibration(model_path, calibration_dir, reader.input_shape[1:])
     flatbuffer = convert(reader, quantize, calibration)
-    tmp = f"{out_path}.tmp"
-    with open(tmp, "wb") as f:
-        f.write(flatbuffer)
-    os.replace(tmp, out_path)
-    from crnn_keras.lite import LiteModel
-
+    atomic.write_bytes(out_path, flatbuffer)
     lite = LiteModel(out_path)
     return {
         "path": out_path,
@@ -184,11 +152,8 @@ def export(model_path: str, out_path: str, quantize: str = "float32", calibratio
 
 
 def load_calibration(model_path: str, calibration_dir: str | None, shape: tuple[int, int, int]) -> np.ndarray:
-    """Calibration images of `shape` (H, W, C): from a folder if given, else
-    calibration.npy beside the model."""
-    from crnn_keras.files import list_image_files
-    from crnn_keras.images import load_images
-
+    """Calibration images of `shape` (H, W, C): from a folder if given, else the sample of the
+    run folder the model lies in (calibration.npy)."""
     shape = tuple(shape)
     if calibration_dir:
         files, _ = list_image_files([calibration_dir])
@@ -196,13 +161,8 @@ def load_calibration(model_path: str, calibration_dir: str | None, shape: tuple[
         if not kept:
             raise ValueError(f"{calibration_dir}: no readable calibration images")
         return images
-    sample = os.path.join(os.path.dirname(os.path.abspath(model_path)), "calibration.npy")
-    if not os.path.exists(sample):
-        raise ValueError(
-            f"{model_path}: int8 needs calibration images and no {os.path.basename(sample)} lies beside "
-            "the model: pass --calibration-data DIR"
-        )
-    images = np.load(sample)
-    if images.shape[1:] != shape or images.dtype != np.uint8 or not len(images):
-        raise ValueError(f"{sample}: holds images of shape {images.shape[1:]}, the model takes {shape}")
+    images = RunFolder.of_model(model_path).load_calibration(shape)
+    if images is None:
+        raise ValueError(f"{model_path}: int8 needs calibration images and no {RunFolder.CALIBRATION} lies beside "
+                         "the model: pass --calibration-data DIR")
     return images

@@ -15,7 +15,8 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from crnn_keras.model import BACKBONE_NAME
+from crnn_keras.model.backbone import BACKBONE_NAME
+from crnn_keras.model.config import ModelConfig
 
 HEIGHT, WIDTH = 50, 200
 
@@ -41,3 +42,28 @@ def build_keras_example(num_classes: int, height: int = HEIGHT, width: int = WID
     x = layers.Bidirectional(layers.LSTM(64, return_sequences=True, dropout=0.25))(x)
     logits = layers.Dense(num_classes, name="dense2")(x)
     return keras.Model(image, logits, name=BACKBONE_NAME)
+
+
+class KerasExampleBuilder:
+    """Trains the Keras example through crnn_keras.train.trainer.train (its `builder`)."""
+
+    def check(self, config: ModelConfig) -> None:
+        pass
+
+    def configure(self, config: ModelConfig, max_label_length: int) -> ModelConfig:
+        return config
+
+    def build(self, num_classes: int, config: ModelConfig) -> keras.Model:
+        return build_keras_example(num_classes, config.height, config.width)
+
+    def for_inference(self, backbone: keras.Model, config: ModelConfig) -> keras.Model:
+        return backbone
+
+
+def constant_adam(cfg, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    """The example's optimizer: Adam at a constant learning rate."""
+    return keras.optimizers.Adam(cfg.learning_rate)
+
+
+# The example's recipe, as keyword arguments of train().
+RECIPE = dict(builder=KerasExampleBuilder(), make_optimizer=constant_adam, monitor="val_loss")

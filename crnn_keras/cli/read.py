@@ -1,0 +1,99 @@
+"""`python -m crnn_keras evaluate` and `predict`: read images with a `.keras` or `.tflite` model."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from crnn_keras.cli.common import UserError
+from crnn_keras.data.files import list_image_files, list_samples
+from crnn_keras.metrics import score
+from crnn_keras.runtime.reader import Reader, read_paths
+
+
+def add_model_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, help="model.keras or .tflite")
+    p.add_argument("--beam-width", type=int, help="beam search with this width (default: greedy; .keras only)")
+
+
+def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
+    add_model_arguments(p)
+    p.add_argument("--data", required=True, help="folder of images named by their labels")
+    p.add_argument("--label-regex", help="label = first capture group of this regex on the file name")
+    p.add_argument("--ignore-case", action="store_true", help="compare in lower case")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def add_predict_arguments(p: argparse.ArgumentParser) -> None:
+    add_model_arguments(p)
+    p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
+
+
+def beam_width(args) -> int | None:
+    if args.beam_width is not None and args.beam_width < 1:
+        raise UserError(f"--beam-width: expected an integer ≥ 1, received {args.beam_width}")
+    return args.beam_width
+
+
+def read_labelled(args, reader: Reader) -> tuple[list[str], list[str], list[float], int]:
+    """(readings, truths, confidences, files skipped) for the labelled folder args.data."""
+    samples, problems = list_samples(args.data, args.label_regex, args.ignore_case)
+    for problem in problems:
+        print(f"skipped: {problem}", file=sys.stderr)
+    texts, truths, confidences = [], [], []
+    by_path = {s.path: s.label for s in samples}
+    for path, reading, error in read_paths(reader, [s.path for s in samples], beam_width(args)):
+        if error:
+            print(f"skipped: {error}", file=sys.stderr)
+            problems.append(error)
+            continue
+        texts.append(reading.text.lower() if args.ignore_case else reading.text)
+        truths.append(by_path[path])
+        confidences.append(reading.confidence)
+    if not texts:
+        raise UserError(f"{args.data}: no image could be read")
+    return texts, truths, confidences, len(problems)
+
+
+def evaluate(args) -> int:
+    started = time.time()
+    reader = Reader(args.model)
+    texts, truths, confidences, skipped = read_labelled(args, reader)
+    unknown = [t for t in truths if not set(t) <= set(reader.vocabulary)]
+    if unknown:
+        print(f"warning: {len(unknown)} label(s) use characters the model never learned "
+              f"(e.g. {unknown[0]!r}); they count as errors", file=sys.stderr)
+    beam = beam_width(args)
+    result = score(texts, truths)
+    result.update(skipped=skipped, unknown_character_labels=len(unknown),
+                  mean_confidence=float(sum(confidences) / len(confidences)),
+                  decoder=f"beam({beam})" if beam else "greedy", model=args.model, data=args.data,
+                  seconds=round(time.time() - started, 2))
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key in ("sequence_accuracy", "character_error_rate", "count", "correct", "skipped"):
+            value = result[key]
+            print(f"{key}\t{value:.4f}" if isinstance(value, float) else f"{key}\t{value}")
+    return 0
+
+
+def predict(args) -> int:
+    reader = Reader(args.model)
+    beam = beam_width(args)
+    files, problems = list_image_files(args.paths)
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    read = 0
+    for path, reading, error in read_paths(reader, files, beam):
+        if error:
+            print(f"error: {error}", file=sys.stderr)
+        else:
+            read += 1
+            print(f"{path}\t{reading.text}\t{reading.confidence:.4f}", flush=True)
+    if read == 0:
+        print("error: no image could be read", file=sys.stderr)
+        return 1
+    return 0

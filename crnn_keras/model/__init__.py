@@ -1,0 +1,1 @@
+"""The model: config, backbone (image → logits), the CTC and decoder layers, and the heads."""

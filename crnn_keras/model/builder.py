@@ -1,0 +1,57 @@
+"""How training builds a model family: the CRNN by default; the benchmark passes its own.
+
+A builder answers three questions the trainer asks: which shape suits labels of a given
+length, how to build the backbone (uint8 image → logits), and what to keep for inference.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Protocol
+
+import keras
+
+from crnn_keras.model.backbone import build_backbone, fold_batch_norm
+from crnn_keras.model.config import ModelConfig
+
+log = logging.getLogger(__name__)
+
+
+class BackboneBuilder(Protocol):
+    def check(self, config: ModelConfig) -> None:
+        """Raises ValueError for a config it can never build, before the data is loaded."""
+
+    def configure(self, config: ModelConfig, max_label_length: int) -> ModelConfig:
+        """The config to build for labels of up to `max_label_length` (raises ValueError)."""
+
+    def build(self, num_classes: int, config: ModelConfig) -> keras.Model:
+        """A backbone named "crnn": uint8 image (B, H, W, C) → logits (B, T, num_classes)."""
+
+    def for_inference(self, backbone: keras.Model, config: ModelConfig) -> keras.Model:
+        """The trained backbone as it is saved for reading."""
+
+
+class CRNNBuilder:
+    """The CRNN of `crnn_keras.model.backbone`, with time steps fitted to the labels and batch
+    normalization folded into the convolutions of the saved reader."""
+
+    def check(self, config: ModelConfig) -> None:
+        # The width halvings are fitted to the labels later; the stem's alone must work.
+        dataclasses.replace(config, width_halvings=config.stem_halvings).validate()
+
+    def configure(self, config: ModelConfig, max_label_length: int) -> ModelConfig:
+        fitted = config.fit_labels(max_label_length)
+        if fitted.time_steps != config.time_steps:
+            log.info("labels of up to %d characters: %d time steps instead of %d",
+                     max_label_length, fitted.time_steps, config.time_steps)
+        fitted.validate()
+        return fitted
+
+    def build(self, num_classes: int, config: ModelConfig) -> keras.Model:
+        return build_backbone(num_classes, config)
+
+    def for_inference(self, backbone: keras.Model, config: ModelConfig) -> keras.Model:
+        # Batch normalization only matters while training: folded, predict runs one op where
+        # it ran three (bench/NOTES.md).
+        return fold_batch_norm(backbone, config)

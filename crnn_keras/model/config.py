@@ -1,0 +1,123 @@
+"""The shape of a CRNN (`ModelConfig`), saved in each run folder; no Keras needed to read it."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from collections.abc import Mapping
+
+from crnn_keras import serialization
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """The shape of a CRNN; saved as JSON in each run folder.
+
+    Attributes:
+        height: input height; a power of two ≥ 8 so the blocks reach height 2.
+        width: input width; a multiple of 2**width_halvings.
+        channels: 1 (grayscale) or 3 (RGB).
+        stem_stride: 2 halves height and width in the stem, so no layer runs at
+            the full input size (the costliest part of predict); 1 keeps them.
+        block_widths: filters of the last four BasicBlocks; for a taller input
+            the first width repeats, for a shorter one the first blocks go.
+        width_halvings: how many times the width is halved, the stem's included;
+            time steps = width / 2**width_halvings. Training lowers it when the
+            longest label needs more steps (`fit_labels`).
+        rnn_units: GRU units per direction.
+        dropout: before the GRU, during training only.
+
+    Example:
+    >>> ModelConfig(height=32, width=128).fit_labels(6).time_steps
+    16
+    """
+
+    height: int = 64
+    width: int = 160
+    channels: int = 1
+    stem_stride: int = 2
+    block_widths: tuple[int, ...] = (16, 32, 64, 96)
+    width_halvings: int = 3
+    rnn_units: int = 96
+    dropout: float = 0.2
+
+    @property
+    def time_steps(self) -> int:
+        return self.width // 2**self.width_halvings
+
+    @property
+    def stem_halvings(self) -> int:
+        return 1 if self.stem_stride == 2 else 0
+
+    @property
+    def num_blocks(self) -> int:
+        return int(math.log2(self.height)) - 1 - self.stem_halvings
+
+    @property
+    def block_width_halvings(self) -> int:
+        return self.width_halvings - self.stem_halvings
+
+    def validate(self) -> None:
+        """Raises ValueError ("expected …, received …") for a shape the blocks cannot build."""
+        if self.height < 8 or 2 ** int(math.log2(self.height)) != self.height:
+            raise ValueError(
+                f"height: expected a power of two ≥ 8 (8, 16, 32, 64, …) so that halving blocks reach "
+                f"height 2 for the final 2x5 convolution, received {self.height}"
+            )
+        if self.channels not in (1, 3):
+            raise ValueError(f"channels: expected 1 (grayscale) or 3 (RGB), received {self.channels}")
+        if self.stem_stride not in (1, 2):
+            raise ValueError(f"stem_stride: expected 1 or 2, received {self.stem_stride}")
+        if not self.block_widths or min(self.block_widths) < 1 or self.rnn_units < 1:
+            raise ValueError(f"block_widths and rnn_units: expected positive sizes, received "
+                             f"{self.block_widths} and {self.rnn_units}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout: expected 0 ≤ dropout < 1, received {self.dropout}")
+        low, high = self.stem_halvings, self.num_blocks + self.stem_halvings
+        if not low <= self.width_halvings <= high:
+            raise ValueError(f"width_halvings: expected {low}..{high} (the stem and {self.num_blocks} blocks), "
+                             f"received {self.width_halvings}")
+        step = 2**self.width_halvings
+        if self.width < 8 or self.width % step:
+            raise ValueError(f"width: expected a multiple of {step} and ≥ 8, received {self.width}")
+
+    def fit_labels(self, max_label_length: int) -> ModelConfig:
+        """This config with the most width halvings (≤ width_halvings) whose time
+        steps still hold 2·max_label_length+1 frames; none when no count does (the
+        most time steps, so the error then names what the width allows).
+
+        CTC needs 2·len+1 frames for a label of doubled letters, but more frames
+        than that make its all-blank start last longer: on captcha_images_v2 with
+        5-letter labels, 32 steps sat at the all-blank loss for up to 20 epochs and
+        16 steps never did (bench/NOTES.md).
+        """
+        needed = 2 * max_label_length + 1
+        fewest = self.stem_halvings
+        for halvings in range(min(self.width_halvings, self.num_blocks + fewest), fewest - 1, -1):
+            if self.width % 2**halvings == 0 and self.width // 2**halvings >= needed:
+                return dataclasses.replace(self, width_halvings=halvings)
+        return dataclasses.replace(self, width_halvings=fewest)
+
+    def block_filters(self) -> list[int]:
+        widths = list(self.block_widths)
+        n = self.num_blocks
+        return widths[-n:] if n <= len(widths) else [widths[0]] * (n - len(widths)) + widths
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> ModelConfig:
+        """Reads `run.json`'s "model"; a run of version 0.1 without `stem_stride` used stride 1.
+
+        Raises:
+            ValueError: an unknown key or a value of the wrong type.
+        """
+        data = dict(data) if isinstance(data, Mapping) else data
+        if isinstance(data, dict) and "stem_stride" not in data:
+            log.info("note: run.json model: no stem_stride (written before the strided stem): using 1")
+            data["stem_stride"] = 1
+        return serialization.from_dict(cls, data, "run.json model")

@@ -1,0 +1,35 @@
+"""Keeping native start-up chatter off stderr.
+
+TensorFlow ≥ 2.19 writes its C++ start-up lines (oneDNN notes, CUDA probing on CPU machines) to
+stderr whatever TF_CPP_MIN_LOG_LEVEL says (tensorflow#100442), and LiteRT announces its XNNPACK
+delegate the same way. Results and one-line errors should not drown in that. A user who sets
+TF_CPP_MIN_LOG_LEVEL gets TensorFlow's output untouched. Nothing here changes the environment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+
+
+def enabled() -> bool:
+    return "TF_CPP_MIN_LOG_LEVEL" not in os.environ
+
+
+@contextlib.contextmanager
+def native_stderr_silenced():
+    """Points file descriptor 2 at /dev/null for the block (Python exceptions still surface)."""
+    if not enabled():
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)

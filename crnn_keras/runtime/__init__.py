@@ -1,0 +1,1 @@
+"""Reading text with a saved model: `.keras` (needs TensorFlow) or `.tflite` (NumPy, Pillow, LiteRT)."""

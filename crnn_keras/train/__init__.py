@@ -1,0 +1,1 @@
+"""Training: configs, the run folder, callbacks, and the pipeline from data to a saved reader."""

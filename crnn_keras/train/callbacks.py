@@ -1,0 +1,133 @@
+"""Callbacks of a training run, one job each (as Keras' own EarlyStopping, TerminateOnNaN).
+
+They run in this order each epoch: ElapsedTime and ValidationMetrics add to the logs,
+StopOnNonFiniteLoss flags a broken epoch, BestReader saves the reader when validation
+improves, ResumePoint saves what `--resume` needs, EarlyStop ends a run that stopped improving.
+A non-finite epoch is saved by none of them.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+import keras
+import numpy as np
+
+from crnn_keras.data.labelled import LabelledImages
+from crnn_keras.metrics import score
+from crnn_keras.run_folder import ResumeState, RunFolder
+
+log = logging.getLogger(__name__)
+
+MONITORS = ("val_accuracy", "val_loss")
+
+
+def finite_epoch(logs: dict) -> bool:
+    return math.isfinite(logs.get("loss", 0.0)) and math.isfinite(logs.get("val_loss", 0.0))
+
+
+def predict_texts(reader: keras.Model, images: np.ndarray, batch_size: int = 64) -> tuple[list[str], np.ndarray]:
+    """Greedy texts and confidences of a reader for (N, H, W, C) uint8 images."""
+    out = reader.predict(images, batch_size=batch_size, verbose=0)
+    return [t.decode("utf-8") for t in out["text"]], out["confidence"]
+
+
+class ElapsedTime(keras.callbacks.Callback):
+    """Adds elapsed_s, the training seconds so far (a resumed run counts its earlier ones)."""
+
+    def __init__(self, before: float = 0.0):
+        super().__init__()
+        self.before, self.started = before, time.time()
+
+    def on_train_begin(self, logs=None):
+        self.started = time.time()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs["elapsed_s"] = round(self.before + time.time() - self.started, 2)
+
+
+class ValidationMetrics(keras.callbacks.Callback):
+    """Adds val_accuracy (exact match) and val_cer (character error rate) of the greedy reader."""
+
+    def __init__(self, reader: keras.Model, val: LabelledImages, batch_size: int):
+        super().__init__()
+        self.reader, self.val, self.batch_size = reader, val, batch_size
+
+    def on_epoch_end(self, epoch, logs=None):
+        texts, _ = predict_texts(self.reader, self.val.images, self.batch_size)
+        result = score(texts, self.val.labels)
+        logs["val_accuracy"] = result["sequence_accuracy"]
+        logs["val_cer"] = result["character_error_rate"]
+
+
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Stops training when an epoch's loss or validation loss is NaN or infinite.
+
+    `epoch` is the 1-based epoch that broke, or None.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.epoch: int | None = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not finite_epoch(logs):
+            self.epoch = epoch + 1
+            self.model.stop_training = True
+
+
+class BestReader(keras.callbacks.Callback):
+    """Saves the reader to the run folder's model.keras whenever validation improves.
+
+    Better = higher val_accuracy, ties broken by lower val_loss (monitor "val_accuracy"),
+    or lower val_loss (monitor "val_loss"). `best` holds (accuracy, loss, 1-based epoch).
+    """
+
+    def __init__(self, reader: keras.Model, run: RunFolder, monitor: str = "val_accuracy",
+                 best: tuple[float, float, int] = (-1.0, math.inf, 0)):
+        super().__init__()
+        if monitor not in MONITORS:
+            raise ValueError(f"monitor: expected one of {', '.join(MONITORS)}, received {monitor!r}")
+        self.reader, self.run, self.monitor = reader, run, monitor
+        self.best_accuracy, self.best_loss, self.best_epoch = best
+
+    def improved(self, accuracy: float, loss: float) -> bool:
+        if self.monitor == "val_loss":
+            return loss < self.best_loss
+        return accuracy > self.best_accuracy or (accuracy == self.best_accuracy and loss < self.best_loss)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if finite_epoch(logs) and self.improved(logs["val_accuracy"], logs.get("val_loss", 0.0)):
+            self.best_accuracy, self.best_loss, self.best_epoch = logs["val_accuracy"], logs.get("val_loss", 0.0), epoch + 1
+            self.run.save_model(self.reader)
+
+
+class ResumePoint(keras.callbacks.Callback):
+    """Saves the trainer (weights and optimizer) and state.json after every finite epoch."""
+
+    def __init__(self, run: RunFolder, best: BestReader):
+        super().__init__()
+        self.run, self.best = run, best
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not finite_epoch(logs):
+            return
+        self.run.save_model(self.model, RunFolder.CHECKPOINT)
+        self.run.write_state(ResumeState(epoch=epoch + 1, best_accuracy=self.best.best_accuracy,
+                                         best_loss=self.best.best_loss, best_epoch=self.best.best_epoch,
+                                         elapsed_s=logs.get("elapsed_s", 0.0)))
+
+
+class EarlyStop(keras.callbacks.Callback):
+    """Stops when `patience` epochs have passed since the best one."""
+
+    def __init__(self, best: BestReader, patience: int):
+        super().__init__()
+        self.best, self.patience = best, patience
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 - self.best.best_epoch >= self.patience:
+            log.info("no better validation for %d epochs: stopping early", self.patience)
+            self.model.stop_training = True

@@ -1,0 +1,203 @@
+"""Training as a short pipeline: prepare the data → start or resume a run → fit → finish.
+
+    result = train(TrainConfig(data="captchas/", out="runs/captchas"))
+
+The run folder (`crnn_keras.run_folder`) receives the reader at its best epoch, the resume
+point after every epoch, the history and the pictures. The model family and the optimizer
+are passed in (CRNN and a warm-up + cosine Adam by default), so the benchmark trains the
+Keras example through the same pipeline.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+
+import keras
+
+from crnn_keras.data.labelled import drop_unspellable
+from crnn_keras.data.pipeline import check_labels_fit
+from crnn_keras.data.source import FolderSource, TrainingData
+from crnn_keras.metrics import score
+from crnn_keras.model.builder import BackboneBuilder, CRNNBuilder
+from crnn_keras.model.config import ModelConfig
+from crnn_keras.model.heads import build_reader, build_trainer, find_backbone
+from crnn_keras.run_folder import ResumeState, RunFolder, RunInfo
+from crnn_keras.train import callbacks as cb
+from crnn_keras.train import plots
+from crnn_keras.train.config import TrainConfig, default_batch_size
+from crnn_keras.train.interrupt import TrainingStopped, stop_on_sigint
+
+log = logging.getLogger(__name__)
+
+CALIBRATION_SAMPLES = 200
+OptimizerFactory = Callable[[TrainConfig, int], keras.optimizers.Optimizer]
+
+
+def cosine_adam(cfg: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    """Adam with one epoch of linear warm-up, then cosine decay to 2% of the peak; clipnorm 5."""
+    total = cfg.epochs * steps_per_epoch
+    warmup = min(steps_per_epoch, total // 10)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        0.0, max(1, total - warmup), alpha=0.02, warmup_target=cfg.learning_rate, warmup_steps=warmup)
+    return keras.optimizers.Adam(schedule, clipnorm=5.0)
+
+
+@dataclasses.dataclass
+class Run:
+    """A run being trained: its folder, what it records, and the models sharing one backbone."""
+
+    folder: RunFolder
+    info: RunInfo
+    state: ResumeState
+    trainer: keras.Model
+    reader: keras.Model
+
+
+def prepare(cfg: TrainConfig, model: ModelConfig, source: FolderSource | None) -> tuple[TrainingData, TrainConfig]:
+    """Seeds, decodes the data, and fills in the batch size chosen from the data size."""
+    keras.utils.set_random_seed(cfg.seed)
+    if cfg.deterministic:
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+    source = source or FolderSource(cfg.data, cfg.val_data, cfg.val_split, cfg.seed, cfg.label_regex,
+                                    cfg.ignore_case)
+    data = source.load(model.height, model.width, model.channels)
+    if cfg.batch_size is None:
+        cfg = dataclasses.replace(cfg, batch_size=default_batch_size(len(data.train)))
+    return data, cfg
+
+
+def new_run(folder: RunFolder, cfg: TrainConfig, model: ModelConfig, data: TrainingData,
+            builder: BackboneBuilder, make_optimizer: OptimizerFactory) -> Run:
+    """Builds the model for this data and writes run.json and the calibration sample."""
+    vocabulary = data.vocabulary()
+    data.val = drop_unspellable(data.val, vocabulary)
+    max_label_length = max(data.train.max_label_length, data.val.max_label_length)
+    model = builder.configure(model, max_label_length)
+    backbone = builder.build(vocabulary.num_classes, model)
+    _check_fit(data, backbone.output.shape[1])
+    log.info("%d characters: %s", len(vocabulary), "".join(vocabulary.characters))
+    trainer = build_trainer(backbone, max_label_length)
+    trainer.compile(optimizer=make_optimizer(cfg, math.ceil(len(data.train) / cfg.batch_size)))
+    info = RunInfo(model=model, train=cfg, vocabulary=vocabulary, max_label_length=max_label_length,
+                   train_images=len(data.train), val_images=len(data.val), keras=keras.__version__)
+    folder.write_info(info)
+    folder.save_calibration(data.calibration_sample(CALIBRATION_SAMPLES, cfg.seed))
+    return Run(folder, info, ResumeState(), trainer, build_reader(backbone, vocabulary))
+
+
+def resumed_run(folder: RunFolder, cfg: TrainConfig, data: TrainingData) -> Run:
+    """Loads the checkpoint and state of an interrupted run; the history is cut back to match."""
+    info = folder.read_info()
+    state = folder.read_state()
+    data.val = drop_unspellable(data.val, info.vocabulary)
+    trainer = keras.saving.load_model(folder.file(RunFolder.CHECKPOINT))
+    backbone = find_backbone(trainer)
+    _check_fit(data, backbone.output.shape[1])
+    folder.truncate_history(state.epoch)
+    print(f"resuming {folder.path} after epoch {state.epoch}", file=sys.stderr)
+    info = dataclasses.replace(info, train=cfg)
+    return Run(folder, info, state, trainer, build_reader(backbone, info.vocabulary))
+
+
+def _check_fit(data: TrainingData, time_steps: int) -> None:
+    check_labels_fit(data.train.labels, data.train.paths, time_steps)
+    check_labels_fit(data.val.labels, data.val.paths, time_steps)
+    log.info("%d training / %d validation images", len(data.train), len(data.val))
+
+
+def fit(run: Run, data: TrainingData, cfg: TrainConfig, monitor: str,
+        extra_callbacks: Sequence[keras.callbacks.Callback]) -> TrainingStopped | None:
+    """Trains from the run's epoch to cfg.epochs; returns why it stopped early, if it must be told."""
+    if run.state.epoch >= cfg.epochs:
+        return None
+    info = run.info
+    train_ds, val_ds = data.datasets(info.vocabulary, info.max_label_length, cfg.batch_size, cfg.augment, cfg.seed)
+    state = run.state
+    best = cb.BestReader(run.reader, run.folder, monitor, (state.best_accuracy, state.best_loss, state.best_epoch))
+    non_finite = cb.StopOnNonFiniteLoss()
+    callbacks = [
+        cb.ElapsedTime(state.elapsed_s),
+        cb.ValidationMetrics(run.reader, data.val, cfg.batch_size),
+        non_finite,
+        best,
+        cb.ResumePoint(run.folder, best),
+        cb.EarlyStop(best, cfg.patience),
+        keras.callbacks.CSVLogger(run.folder.file(RunFolder.HISTORY), append=state.epoch > 0),
+        *extra_callbacks,
+    ]
+    with stop_on_sigint(run.trainer) as interrupted:
+        run.trainer.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, initial_epoch=state.epoch,
+                        callbacks=callbacks, shuffle=False,  # the dataset shuffles itself
+                        verbose=1 if sys.stdout.isatty() else 2)
+    if non_finite.epoch is not None:
+        kept = (f"the best model so far (epoch {best.best_epoch}) is kept in {run.folder.file(RunFolder.MODEL)}"
+                if best.best_epoch else "no epoch finished, so no model was saved")
+        return TrainingStopped(f"stopped: the loss became NaN or infinite in epoch {non_finite.epoch}; {kept} — "
+                               "try a lower --learning-rate", 3)
+    if interrupted:
+        done = run.folder.read_state().epoch if run.folder.can_resume() else 0
+        return TrainingStopped(f"interrupted: {done} epoch(s) saved in {run.folder.path}; continue with: "
+                               f"python -m crnn_keras train --resume {run.folder.path}", 130)
+    return None
+
+
+def finish(run: Run, data: TrainingData, cfg: TrainConfig, builder: BackboneBuilder) -> dict:
+    """Saves the reader for inference, scores it on validation, draws the run's pictures."""
+    folder = run.folder
+    best = keras.saving.load_model(folder.file(RunFolder.MODEL))
+    reader = build_reader(builder.for_inference(find_backbone(best), run.info.model), run.info.vocabulary)
+    folder.save_model(reader)
+    texts, confidences = cb.predict_texts(reader, data.val.images, cfg.batch_size)
+    result = score(texts, data.val.labels)
+    plots.predictions(data.val.images, texts, data.val.labels, confidences, folder.file(RunFolder.PREDICTIONS))
+    state = folder.read_state() if folder.can_resume() else run.state
+    folder.drop_resume_point()
+    return {
+        "model": folder.file(RunFolder.MODEL),
+        "best_epoch": state.best_epoch,
+        "epochs_run": state.epoch,
+        "val_sequence_accuracy": result["sequence_accuracy"],
+        "val_character_error_rate": result["character_error_rate"],
+        "val_count": result["count"],
+    }
+
+
+def train(cfg: TrainConfig, model: ModelConfig = ModelConfig(), *, resume: bool = False,
+          builder: BackboneBuilder | None = None, make_optimizer: OptimizerFactory = cosine_adam,
+          monitor: str = "val_accuracy", source: FolderSource | None = None,
+          extra_callbacks: Sequence[keras.callbacks.Callback] = ()) -> dict:
+    """Trains into the run folder `cfg.out` and returns a summary (model path, epochs, scores).
+
+    `extra_callbacks` run after ours each epoch, so their logs hold val_accuracy and val_cer.
+
+    Raises:
+        FileNotFoundError, ValueError: bad data or options (one-line messages).
+        TrainingStopped: Ctrl-C or a non-finite loss; the best model so far is kept.
+    """
+    builder = builder or CRNNBuilder()
+    if monitor not in cb.MONITORS:
+        raise ValueError(f"monitor: expected one of {', '.join(cb.MONITORS)}, received {monitor!r}")
+    if not resume:
+        builder.check(model)
+    started = time.time()
+    folder = RunFolder(cfg.out)
+    folder.create()
+    data, cfg = prepare(cfg, model, source)
+    if resume:
+        run = resumed_run(folder, cfg, data)
+    else:
+        run = new_run(folder, cfg, model, data, builder, make_optimizer)
+    stopped = fit(run, data, cfg, monitor, extra_callbacks)
+    if os.path.exists(folder.file(RunFolder.HISTORY)):
+        plots.curves(folder.file(RunFolder.HISTORY), folder.file(RunFolder.CURVES))
+    if stopped is not None:
+        raise stopped
+    return {**finish(run, data, cfg, builder), "seconds": round(time.time() - started, 1)}
