@@ -48,3 +48,8 @@ def train_main(argv: list[str] | None = None) -> int:
 def export_main(argv: list[str] | None = None) -> int:
     """`export_tflite.py`: the export command's options at the top level."""
     return main(["export", *(sys.argv[1:] if argv is None else argv)])
+
+
+def console_main() -> None:
+    """The installed `crnn-keras` command."""
+    sys.exit(main())
