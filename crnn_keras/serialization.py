@@ -34,8 +34,10 @@ def _accepts(annotation: str, value) -> bool:
 def from_dict(cls, data: Mapping, what: str):
     """`cls(**data)` after checking keys and value types against the dataclass fields.
 
+    Every field must be present: a file that lacks one was not written by this project.
+
     Raises:
-        ValueError: "<what>: unknown key 'x' (expected one of …)" or a type mismatch.
+        ValueError: "<what>: unknown key 'x' (expected one of …)", a missing key, or a type mismatch.
     """
     if not isinstance(data, Mapping):
         raise ValueError(f"{what}: expected a JSON object, received {type(data).__name__}")
@@ -43,6 +45,9 @@ def from_dict(cls, data: Mapping, what: str):
     unknown = sorted(set(data) - set(fields))
     if unknown:
         raise ValueError(f"{what}: unknown key {unknown[0]!r} (expected one of {', '.join(sorted(fields))})")
+    missing = sorted(set(fields) - set(data))
+    if missing:
+        raise ValueError(f"{what}: missing key {missing[0]!r}")
     values = {}
     for key, value in data.items():
         annotation = str(fields[key].type)  # a string: the config modules postpone annotations

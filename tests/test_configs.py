@@ -1,0 +1,61 @@
+"""Configs refuse what no run can use, and migrate what earlier versions wrote."""
+
+import dataclasses
+import logging
+
+import pytest
+
+from crnn_keras.model.config import ModelConfig
+from crnn_keras.train.config import TrainConfig
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(epochs=0), "--epochs: expected an integer ≥ 1, received 0"),
+    (dict(patience=-2), "--patience: expected an integer ≥ 1, received -2"),
+    (dict(batch_size=0), "--batch-size: expected an integer ≥ 1, received 0"),
+    (dict(val_split=1.0), "--val-split: expected a fraction between 0 and 1, received 1.0"),
+    (dict(learning_rate=0.0), "--learning-rate: expected a number > 0, received 0.0"),
+    (dict(learning_rate=float("nan")), "--learning-rate: expected a number > 0, received nan"),
+])
+def test_train_config_refuses_values_no_run_can_use(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(data="d", **kwargs)
+
+
+def test_train_config_round_trips_and_refuses_unknown_or_mistyped_keys():
+    cfg = TrainConfig(data="d", epochs=3, label_regex=r"^(.+)_\d+$")
+    assert TrainConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ValueError, match="unknown key 'epoch' \\(expected one of augment, batch_size"):
+        TrainConfig.from_dict({**cfg.to_dict(), "epoch": 3})
+    with pytest.raises(ValueError, match="epochs expected int, received '3'"):
+        TrainConfig.from_dict({**cfg.to_dict(), "epochs": "3"})
+    with pytest.raises(ValueError, match="expected a JSON object, received str"):
+        TrainConfig.from_dict("epochs")
+
+
+def test_benchmark_keys_of_version_0_1_are_migrated_with_a_note(caplog):
+    old = {**TrainConfig(data="d").to_dict(), "architecture": "crnn", "schedule": "cosine", "monitor": "val_accuracy"}
+    with caplog.at_level(logging.INFO):
+        assert TrainConfig.from_dict(old) == TrainConfig(data="d")
+    assert "dropped 'architecture', written by an earlier version" in caplog.text
+    with pytest.raises(ValueError, match="schedule 'cosin' was a benchmark option"):
+        TrainConfig.from_dict({**old, "schedule": "cosin"})
+
+
+def test_model_config_migrates_a_missing_stem_stride_and_refuses_unknown_keys(caplog):
+    current = ModelConfig().to_dict()
+    assert ModelConfig.from_dict(current) == ModelConfig()
+    old = {k: v for k, v in current.items() if k != "stem_stride"}
+    with caplog.at_level(logging.INFO):
+        assert ModelConfig.from_dict(old).stem_stride == 1
+    assert "no stem_stride" in caplog.text
+    with pytest.raises(ValueError, match="unknown key 'heigth'"):
+        ModelConfig.from_dict({**current, "heigth": 32})
+    with pytest.raises(ValueError, match="block_widths expected tuple\\[int, ...\\], received \\[16, 'x'\\]"):
+        ModelConfig.from_dict({**current, "block_widths": [16, "x"]})
+    assert ModelConfig.from_dict({**current, "block_widths": [8, 8]}).block_widths == (8, 8)
+
+
+def test_model_config_validation_says_what_it_expected():
+    with pytest.raises(ValueError, match="dropout: expected 0 ≤ dropout < 1, received 1.5"):
+        dataclasses.replace(ModelConfig(), dropout=1.5).validate()
