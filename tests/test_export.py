@@ -37,14 +37,24 @@ def test_signature_and_vocabulary_round_trip(exported, trained_run):
         assert out["confidence"].shape == (1,)
 
 
+def lite_texts(path, images):
+    return [r.text for r in Reader(path).read_arrays(images)]
+
+
 def test_float_modes_read_exactly_like_keras(exported, trained_run, tiny_images):
     images, labels = tiny_images
     keras_texts = [r.text for r in Reader(trained_run["model"]).read_arrays(images)]
     assert keras_texts == labels
-    for mode in ("float32", "float16", "dynamic", "int8"):
-        lite_texts = [r.text for r in Reader(exported[mode]["path"]).read_arrays(images)]
-        agreement = np.mean([a == b for a, b in zip(lite_texts, keras_texts)])
-        assert agreement == 1.0 if mode in ("float32", "float16") else agreement >= 0.9, (mode, agreement)
+    for mode in ("float32", "float16"):
+        assert lite_texts(exported[mode]["path"], images) == keras_texts, mode
+
+
+def test_quantized_modes_agree_with_keras_on_most_images(exported, trained_run, tiny_images):
+    images, _ = tiny_images
+    keras_texts = [r.text for r in Reader(trained_run["model"]).read_arrays(images)]
+    for mode in ("dynamic", "int8"):
+        agreement = np.mean([a == b for a, b in zip(lite_texts(exported[mode]["path"], images), keras_texts)])
+        assert agreement >= 0.9, (mode, agreement)
 
 
 def test_quantized_files_are_smaller(exported):

@@ -38,3 +38,17 @@ def test_wheel_installs_without_dependencies_and_gives_the_console_command(tmp_p
     done = subprocess.run([str(venv / "bin" / "python"), "-c", "import crnn_keras; print(crnn_keras.__file__)"],
                           cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300)
     assert done.stdout.strip().startswith(str(venv)), done.stdout + done.stderr
+
+
+def test_without_keras_the_commands_that_need_it_say_so_in_one_line(tmp_path):
+    # As in a reader-only install: `import keras` fails.
+    block = "import sys; sys.modules['keras'] = None; sys.modules['tensorflow'] = None; "
+    (tmp_path / "m.keras").write_bytes(b"x")
+    for args, message in (
+        (["predict", "--model", str(tmp_path / "m.keras"), str(tmp_path)], "a .keras model needs keras"),
+        (["train", "--data", str(tmp_path)], "this needs keras, which is not installed"),
+    ):
+        code = block + f"from crnn_keras.cli import main; sys.exit(main({args!r}))"
+        done = run_cli("-c", code)
+        assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+        assert message in done.stderr and 'pip install "crnn_keras[train]"' in done.stderr

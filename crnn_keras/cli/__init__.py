@@ -16,8 +16,8 @@ from crnn_keras.quiet import native_stderr_silenced
 COMMANDS = {"train": train.run, "evaluate": read.evaluate, "predict": read.predict, "export": export.run}
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m crnn_keras", description=__doc__.splitlines()[0])
+def parser(prog: str = "python -m crnn_keras") -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
     train.add_arguments(sub.add_parser("train", help="train on a folder of labelled images"))
     read.add_evaluate_arguments(sub.add_parser("evaluate", help="accuracy of a model on a labelled folder"))
@@ -28,14 +28,14 @@ def parser() -> argparse.ArgumentParser:
 
 def _probe_devices_quietly() -> None:
     # TensorFlow's first device query prints CUDA probing lines on machines without a GPU.
-    if "tensorflow" in sys.modules:
+    if sys.modules.get("tensorflow") is not None:
         with native_stderr_silenced():
             sys.modules["tensorflow"].config.list_physical_devices()
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "python -m crnn_keras") -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    args = parser().parse_args(argv)
+    args = parser(prog).parse_args(argv)
     _probe_devices_quietly()
     return run_command(COMMANDS[args.command], args)
 
@@ -52,4 +52,4 @@ def export_main(argv: list[str] | None = None) -> int:
 
 def console_main() -> None:
     """The installed `crnn-keras` command."""
-    sys.exit(main())
+    sys.exit(main(prog="crnn-keras"))

@@ -59,7 +59,7 @@ class LiteModel:
 
     def read_batch(self, images: np.ndarray, beam_width: int | None) -> tuple[list[str], np.ndarray]:
         if beam_width:
-            raise ValueError("--beam-width needs a .keras model: a TFLite model decodes greedily in its graph")
+            raise ValueError("beam search (--beam-width) needs a .keras model: a TFLite model decodes greedily in its graph")
         texts, confidences = [], []
         for image in images:
             out = self.run(image)

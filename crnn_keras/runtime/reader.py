@@ -109,6 +109,9 @@ def read_paths(reader: Reader, paths: Sequence[str], beam_width: int | None = No
 
 def _keras_backend():
     # Imported on demand: a TFLite-only install (NumPy, Pillow, LiteRT) has no Keras.
-    from crnn_keras.runtime.keras_reader import KerasModel
-
+    try:
+        from crnn_keras.runtime.keras_reader import KerasModel
+    except ModuleNotFoundError as error:
+        raise ModelError(f"a .keras model needs {error.name}, which is not installed: "
+                         'pip install "crnn_keras[train]", or read an exported .tflite model') from None
     return KerasModel
