@@ -47,12 +47,12 @@ def main() -> int:
     test_dir = synthetic.generate(os.path.join(work, f"test-{args.test}"), args.test, seed=1)
     generation_s = time.time() - started
 
-    cfg = TrainConfig(data=train_dir, out=os.path.join(work, "run"), label_regex=synthetic.LABEL_REGEX)
+    cfg = TrainConfig(data=train_dir, out=os.path.join(work, "run"))
     if args.epochs:
         cfg = dataclasses.replace(cfg, epochs=args.epochs)
     result = train(cfg)
     reader = Reader(result["model"])
-    samples, _ = list_samples(test_dir, synthetic.LABEL_REGEX)
+    samples, _ = list_samples(test_dir)
     texts = [r.text for r in reader.read([s.path for s in samples])]
     test = score(texts, [s.label for s in samples])
     epoch95, seconds95 = first_reaching(os.path.join(cfg.out, "history.csv"), 0.95)

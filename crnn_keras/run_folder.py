@@ -8,6 +8,8 @@
     checkpoint.keras  the trainer and its optimizer after the last epoch (for --resume)
     state.json        ResumeState: epoch counter and best epoch so far (for --resume)
     calibration.npy   a sample of training images (int8 TFLite calibration)
+    data.json         the training data's file names and sizes (a resume refuses changed data)
+    train.lock        while a process trains here: its pid (two trainings never share a folder)
 
 Every write goes to a temporary file first and is renamed into place, so a kill leaves the
 previous version of a file or the new one, never half of one.
@@ -15,12 +17,14 @@ previous version of a file or the new one, never half of one.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import json
 import math
 import os
-from collections.abc import Mapping
+import sys
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -120,6 +124,8 @@ class RunFolder:
     MODEL, INFO, HISTORY = "model.keras", "run.json", "history.csv"
     CURVES, PREDICTIONS = "curves.png", "predictions.png"
     CHECKPOINT, STATE, CALIBRATION = "checkpoint.keras", "state.json", "calibration.npy"
+    DATA_INDEX, LOCK = "data.json", "train.lock"
+    FILES = (MODEL, INFO, HISTORY, CURVES, PREDICTIONS, CHECKPOINT, STATE, CALIBRATION, DATA_INDEX)
 
     def __init__(self, path: str):
         self.path = os.fspath(path)
@@ -139,6 +145,70 @@ class RunFolder:
 
     def can_resume(self) -> bool:
         return all(os.path.exists(self.file(n)) for n in (self.INFO, self.CHECKPOINT, self.STATE))
+
+    def holds_run(self) -> bool:
+        return any(os.path.exists(self.file(n)) for n in (self.INFO, self.MODEL, self.CHECKPOINT))
+
+    def clear(self) -> None:
+        """Removes the files a run writes (`--overwrite`); anything else in the folder stays."""
+        for name in self.FILES:
+            if os.path.lexists(self.file(name)):
+                os.remove(self.file(name))
+
+    def remove_if_empty(self) -> None:
+        """A start that failed before writing anything leaves no empty folder behind."""
+        with contextlib.suppress(OSError):
+            os.rmdir(self.path)
+
+    @contextlib.contextmanager
+    def lock(self):
+        """Holds train.lock (this process's pid) for the block.
+
+        Raises:
+            ValueError: another living process holds it. A lock whose process is gone is
+            reported and taken over.
+        """
+        path = self.file(self.LOCK)
+        for _ in range(2):
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+                break
+            except FileExistsError:
+                owner = _lock_owner(path)
+                if owner is not None and _alive(owner):
+                    raise ValueError(f"{self.path}: process {owner} is training in this folder "
+                                     f"(lock file {self.LOCK}); wait for it or choose another --out") from None
+                print(f"warning: {path}: removing a stale lock (process {owner} is not running)", file=sys.stderr)
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(path)
+        else:
+            raise ValueError(f"{path}: cannot take the lock")
+        with os.fdopen(fd, "w") as f:
+            f.write(str(os.getpid()))
+        try:
+            yield
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
+
+    # ------------------------------------------------------------ data index
+
+    def write_data_index(self, index: dict) -> None:
+        atomic.write_text(self.file(self.DATA_INDEX), json.dumps(index, ensure_ascii=False))
+
+    def check_data_index(self, index: dict) -> None:
+        """Refuses a resume whose data changed since the run started, saying what changed;
+        a run folder from before data.json existed resumes with a warning."""
+        if not os.path.exists(self.file(self.DATA_INDEX)):
+            print(f"warning: {self.path}: written before data fingerprints; cannot check that the data is "
+                  "unchanged (added files or labels would train on wrong targets)", file=sys.stderr)
+            return
+        recorded = self._read_json(self.DATA_INDEX)
+        for part, files in index.items():
+            change = describe_change(recorded.get(part) or [], files)
+            if change:
+                raise ValueError(f"{self.path}: the {part.replace('_', ' ')} changed since this run started "
+                                 f"({change}); a resume needs the same files: put them back, or start a new run")
 
     # ------------------------------------------------------------ run.json, state.json
 
@@ -182,10 +252,15 @@ class RunFolder:
         path = self.file(self.CALIBRATION)
         if not os.path.exists(path):
             return None
-        images = np.load(path, allow_pickle=False)
-        if images.shape[1:] != tuple(shape) or images.dtype != np.uint8 or not len(images):
-            raise ValueError(f"{path}: holds images of shape {images.shape[1:]}, the model takes {tuple(shape)}")
-        return images
+        try:
+            # Mapped, not read: a header may declare any shape, and only a fitting one is loaded.
+            images = np.load(path, mmap_mode="r", allow_pickle=False)
+        except (ValueError, OSError, EOFError) as error:
+            raise ValueError(f"{path}: not a calibration sample ({str(error).splitlines()[0][:200]})") from None
+        if images.ndim != 4 or images.shape[1:] != tuple(shape) or images.dtype != np.uint8 or not len(images):
+            raise ValueError(f"{path}: holds {images.dtype} images of shape {images.shape[1:]}, "
+                             f"the model takes uint8 {tuple(shape)}")
+        return np.array(images[:1000])
 
     def truncate_history(self, epochs_done: int) -> None:
         """Drops history rows past the checkpoint (a kill can land between the two writes)."""
@@ -208,3 +283,32 @@ class RunFolder:
         for name in (self.CHECKPOINT, self.STATE):
             if os.path.exists(self.file(name)):
                 os.remove(self.file(name))
+
+
+def _lock_owner(path: str) -> int | None:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, owned by someone else
+    return True
+
+
+def describe_change(before: Sequence, after: Sequence) -> str:
+    """'2 added (e.g. x.png), 1 removed (…), 1 changed size (…)', or '' when the same."""
+    old, new = {name: size for name, size in before}, {name: size for name, size in after}
+    parts = []
+    for what, names in (("added", sorted(set(new) - set(old))), ("removed", sorted(set(old) - set(new))),
+                        ("changed size", sorted(n for n in set(old) & set(new) if old[n] != new[n]))):
+        if names:
+            parts.append(f"{len(names)} {what} (e.g. {names[0]})")
+    return ", ".join(parts)

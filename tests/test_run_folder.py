@@ -82,7 +82,7 @@ def test_calibration_sample_must_fit_the_model(tmp_path):
     assert folder.load_calibration((16, 64, 1)) is None
     folder.save_calibration(np.zeros((3, 16, 64, 1), np.uint8))
     assert folder.load_calibration((16, 64, 1)).shape == (3, 16, 64, 1)
-    with pytest.raises(ValueError, match="holds images of shape \\(16, 64, 1\\), the model takes \\(32, 64, 1\\)"):
+    with pytest.raises(ValueError, match="holds uint8 images of shape \\(16, 64, 1\\), the model takes uint8 \\(32, 64, 1\\)"):
         folder.load_calibration((32, 64, 1))
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from crnn_keras.cli import export, read, train
@@ -16,13 +17,28 @@ from crnn_keras.quiet import native_stderr_silenced
 COMMANDS = {"train": train.run, "evaluate": read.evaluate, "predict": read.predict, "export": export.run}
 
 
+class _ShowDefaults(argparse.HelpFormatter):
+    """Help that names each option's default, where it has one and the text does not say it."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.option_strings and action.default not in (None, False, argparse.SUPPRESS) and "default" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
 def parser(prog: str = "python -m crnn_keras") -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
-    train.add_arguments(sub.add_parser("train", help="train on a folder of labelled images"))
-    read.add_evaluate_arguments(sub.add_parser("evaluate", help="accuracy of a model on a labelled folder"))
-    read.add_predict_arguments(sub.add_parser("predict", help="read images: path, text, confidence per line"))
-    export.add_arguments(sub.add_parser("export", help="write a TFLite model"))
+
+    def command(name: str, helptext: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=helptext, description=helptext,
+                              formatter_class=_ShowDefaults)
+
+    train.add_arguments(command("train", "train on a folder of labelled images"))
+    read.add_evaluate_arguments(command("evaluate", "accuracy of a model on a labelled folder"))
+    read.add_predict_arguments(command("predict", "read images: path, text, confidence per line"))
+    export.add_arguments(command("export", "write a TFLite model"))
     return p
 
 
@@ -37,7 +53,13 @@ def main(argv: list[str] | None = None, prog: str = "python -m crnn_keras") -> i
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     args = parser(prog).parse_args(argv)
     _probe_devices_quietly()
-    return run_command(COMMANDS[args.command], args)
+    try:
+        return run_command(COMMANDS[args.command], args)
+    except BrokenPipeError:
+        # The reader of our output went away (`… | head -1`): stop quietly, as Unix tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
 
 
 def train_main(argv: list[str] | None = None) -> int:

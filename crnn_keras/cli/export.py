@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from crnn_keras.cli.common import UserError
 from crnn_keras.export.modes import QUANTIZE_MODES
@@ -21,6 +22,8 @@ def run(args) -> int:
 
     if not args.out.lower().endswith(".tflite"):
         raise UserError(f"--out {args.out}: name the file .tflite")
+    if os.path.isdir(args.out):
+        raise UserError(f"--out {args.out}: is a folder; name the .tflite file to write")
     info = export(args.model, args.out, args.quantize, args.calibration_data)
     print(f"wrote {info['path']} ({info['bytes'] / 1024:.0f} KiB, {info['quantize']})")
     print(f"input: {info['input']}")

@@ -7,6 +7,7 @@ import json
 import sys
 import time
 
+from crnn_keras import atomic
 from crnn_keras.cli.common import UserError
 from crnn_keras.data.files import list_image_files, list_samples
 from crnn_keras.metrics import score
@@ -24,11 +25,30 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--label-regex", help="label = first capture group of this regex on the file name")
     p.add_argument("--ignore-case", action="store_true", help="compare in lower case")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--errors", metavar="FILE", help="write each misread image as a JSON line "
+                   "(path, truth, reading, confidence)")
 
 
 def add_predict_arguments(p: argparse.ArgumentParser) -> None:
     add_model_arguments(p)
+    p.add_argument("--json", action="store_true", help="JSON lines (path, text, confidence) instead of TSV")
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
+
+
+def tsv_field(text: str) -> str:
+    r"""One TSV field on one line: `\`, tab, LF and CR as `\\`, `\t`, `\n`, `\r`; bytes of a
+    file name that are not UTF-8 as `\xNN`.
+
+    >>> tsv_field("a\tb\\c\udcff")
+    'a\\tb\\\\c\\xff'
+    """
+    escaped = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return escaped.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def json_text(text: str) -> str:
+    r"""Text for JSON: bytes of a file name that are not UTF-8 as `\xNN` (JSON cannot hold them)."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def beam_width(args) -> int | None:
@@ -37,12 +57,12 @@ def beam_width(args) -> int | None:
     return args.beam_width
 
 
-def read_labelled(args, reader: Reader) -> tuple[list[str], list[str], list[float], int]:
-    """(readings, truths, confidences, files skipped) for the labelled folder args.data."""
+def read_labelled(args, reader: Reader) -> tuple[list[str], list[str], list[float], list[str], int]:
+    """(readings, truths, confidences, paths, files skipped) for the labelled folder args.data."""
     samples, problems = list_samples(args.data, args.label_regex, args.ignore_case)
     for problem in problems:
         print(f"skipped: {problem}", file=sys.stderr)
-    texts, truths, confidences = [], [], []
+    texts, truths, confidences, paths = [], [], [], []
     by_path = {s.path: s.label for s in samples}
     for path, reading, error in read_paths(reader, [s.path for s in samples], beam_width(args)):
         if error:
@@ -52,15 +72,16 @@ def read_labelled(args, reader: Reader) -> tuple[list[str], list[str], list[floa
         texts.append(reading.text.lower() if args.ignore_case else reading.text)
         truths.append(by_path[path])
         confidences.append(reading.confidence)
+        paths.append(path)
     if not texts:
         raise UserError(f"{args.data}: no image could be read")
-    return texts, truths, confidences, len(problems)
+    return texts, truths, confidences, paths, len(problems)
 
 
 def evaluate(args) -> int:
     started = time.time()
     reader = Reader(args.model)
-    texts, truths, confidences, skipped = read_labelled(args, reader)
+    texts, truths, confidences, paths, skipped = read_labelled(args, reader)
     unknown = [t for t in truths if not set(t) <= set(reader.vocabulary)]
     if unknown:
         print(f"warning: {len(unknown)} label(s) use characters the model never learned "
@@ -71,6 +92,8 @@ def evaluate(args) -> int:
                   mean_confidence=float(sum(confidences) / len(confidences)),
                   decoder=f"beam({beam})" if beam else "greedy", model=args.model, data=args.data,
                   seconds=round(time.time() - started, 2))
+    if args.errors:
+        write_errors(args.errors, paths, truths, texts, confidences)
     if args.json:
         print(json.dumps(result))
     else:
@@ -78,6 +101,15 @@ def evaluate(args) -> int:
             value = result[key]
             print(f"{key}\t{value:.4f}" if isinstance(value, float) else f"{key}\t{value}")
     return 0
+
+
+def write_errors(path: str, paths, truths, texts, confidences) -> None:
+    """One JSON line per misread image, least confident first."""
+    rows = sorted((c, p, t, r) for p, t, r, c in zip(paths, truths, texts, confidences) if t != r)
+    lines = "".join(json.dumps({"path": json_text(p), "truth": t, "reading": r, "confidence": round(float(c), 4)},
+                               ensure_ascii=False) + "\n" for c, p, t, r in rows)
+    atomic.write_text(path, lines)
+    print(f"{len(rows)} misread image(s) written to {path}", file=sys.stderr)
 
 
 def predict(args) -> int:
@@ -92,7 +124,11 @@ def predict(args) -> int:
             print(f"error: {error}", file=sys.stderr)
         else:
             read += 1
-            print(f"{path}\t{reading.text}\t{reading.confidence:.4f}", flush=True)
+            if args.json:
+                record = {"path": json_text(path), "text": reading.text, "confidence": round(reading.confidence, 4)}
+                print(json.dumps(record, ensure_ascii=False), flush=True)
+            else:
+                print(f"{tsv_field(path)}\t{tsv_field(reading.text)}\t{reading.confidence:.4f}", flush=True)
     if read == 0:
         print("error: no image could be read", file=sys.stderr)
         return 1

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
+import shlex
 import sys
 
 from crnn_keras.cli.common import UserError
+from crnn_keras.data import synthetic
+from crnn_keras.data.files import compile_label_regex
 from crnn_keras.model.config import ModelConfig
 from crnn_keras.run_folder import RunFolder
 from crnn_keras.train.config import TrainConfig
@@ -33,11 +35,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--label-regex", help="label = first capture group of this regex on the file name (no extension)")
     p.add_argument("--ignore-case", action="store_true", help="fold labels to lower case")
     p.add_argument("--no-augment", action="store_true", help="train without random geometry and noise")
-    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--seed", type=int, default=d.seed,
+                   help="seeds the split, the shuffling, the augmentation and the initial weights")
     p.add_argument("--deterministic", action="store_true", help="deterministic TF ops (slower)")
     p.add_argument("--synthetic-count", type=int, default=DEFAULT_SYNTHETIC_COUNT,
                    help="images in the synthetic set used when --data is not given")
-    p.add_argument("--resume", metavar="OUT", help="continue the interrupted run in folder OUT")
+    p.add_argument("--resume", metavar="OUT", help="continue the interrupted run in folder OUT (only --epochs may change)")
+    p.add_argument("--overwrite", action="store_true", help="replace the run that --out holds")
+
+
+def given_options(args) -> list[str]:
+    """The options set to other than their defaults, as --flags."""
+    defaults = argparse.ArgumentParser()
+    add_arguments(defaults)
+    default = vars(defaults.parse_args([]))
+    return [f"--{k.replace('_', '-')}" for k, v in vars(args).items() if k in default and v != default[k]]
 
 
 def free_run_folder(base: str) -> str:
@@ -50,6 +62,10 @@ def free_run_folder(base: str) -> str:
 
 
 def resume_configs(args) -> tuple[TrainConfig, ModelConfig]:
+    ignored = [flag for flag in given_options(args) if flag not in ("--resume", "--epochs")]
+    if ignored:
+        raise UserError(f"--resume continues a run as it was started: {', '.join(ignored)} cannot change "
+                        "(only --epochs can); start a new run for other options")
     folder = RunFolder(args.resume)
     if not folder.can_resume():
         raise UserError(f"{args.resume}: no checkpoint to resume (the run finished, or never saved an epoch)")
@@ -61,32 +77,31 @@ def resume_configs(args) -> tuple[TrainConfig, ModelConfig]:
 
 
 def new_configs(args) -> tuple[TrainConfig, ModelConfig]:
-    label_regex, epochs, data = args.label_regex, args.epochs, args.data
-    if not data:
-        from crnn_keras.data import synthetic
-
-        logging.info("no --data: generating %d synthetic captchas (cached)", args.synthetic_count)
-        data = synthetic.default_dataset(args.synthetic_count)
-        label_regex = synthetic.LABEL_REGEX
-        epochs = DEFAULT_SYNTHETIC_EPOCHS if epochs is None else epochs
-    name = os.path.basename(os.path.normpath(data)) or "run"
-    cfg = TrainConfig(
-        data=data, out=args.out or free_run_folder(os.path.join("runs", name)), val_data=args.val_data,
-        val_split=args.val_split, epochs=TrainConfig.epochs if epochs is None else epochs,
-        batch_size=args.batch_size, learning_rate=args.learning_rate, patience=args.patience,
-        augment=not args.no_augment, seed=args.seed, label_regex=label_regex, ignore_case=args.ignore_case,
-        deterministic=args.deterministic,
-    )
-    return cfg, ModelConfig(height=args.height, width=args.width, channels=3 if args.rgb else 1)
-
-
+    """The run's options, checked before any data is generated or read."""
+    model = ModelConfig(height=args.height, width=args.width, channels=3 if args.rgb else 1)
+    model.check_input()
+    synthetic_epochs = DEFAULT_SYNTHETIC_EPOCHS if not args.data else TrainConfig.epochs
+    options = dict(
+        val_data=args.val_data, val_split=args.val_split, batch_size=args.batch_size,
+        epochs=synthetic_epochs if args.epochs is None else args.epochs,
+        learning_rate=args.learning_rate, patience=args.patience, augment=not args.no_augment, seed=args.seed,
+        label_regex=args.label_regex, ignore_case=args.ignore_case, deterministic=args.deterministic)
+    TrainConfig(data="", **options)  # refuses bad values now, not after generating thousands of images
+    compile_label_regex(args.label_regex)
+    if args.synthetic_count < 2:
+        raise UserError(f"--synthetic-count: expected an integer ≥ 2, received {args.synthetic_count}")
+    data = args.data or synthetic.default_dataset(args.synthetic_count)
+    # The name comes from the absolute path: `--data ..` or `--data .` name the folder itself.
+    name = os.path.basename(os.path.abspath(data).rstrip(os.sep)) or "run"
+    out = args.out or free_run_folder(os.path.join("runs", name))
+    return TrainConfig(data=data, out=out, **options), model
 def run(args) -> int:
     # Imported here: `predict` with a .tflite model must work where TensorFlow is not installed.
     from crnn_keras.train.trainer import TrainingStopped, train
 
     cfg, model = resume_configs(args) if args.resume else new_configs(args)
     try:
-        result = train(cfg, model, resume=bool(args.resume))
+        result = train(cfg, model, resume=bool(args.resume), overwrite=args.overwrite)
     except TrainingStopped as stop:
         print(stop, file=sys.stderr)
         return stop.exit_code
@@ -97,4 +112,19 @@ def run(args) -> int:
         f"character error rate {result['val_character_error_rate']:.4f}"
     )
     print(f"epochs: {result['epochs_run']} (best {result['best_epoch']}), {result['seconds']:.0f} s")
+    print_next_commands(result["model"], cfg)
     return 0
+
+
+def print_next_commands(model: str, cfg: TrainConfig) -> None:
+    """What a user does next, with this run's real paths (stdout: it is part of the result)."""
+    quote = shlex.quote
+    options = "".join(f" {flag}" + (f" {quote(str(value))}" if value is not True else "")
+                      for flag, value in (("--label-regex", cfg.label_regex), ("--ignore-case", cfg.ignore_case))
+                      if value)
+    data = cfg.val_data or cfg.data
+    print("next:")
+    print(f"  python -m crnn_keras predict --model {quote(model)} IMAGE_OR_FOLDER")
+    print(f"  python -m crnn_keras evaluate --model {quote(model)} --data {quote(data)}{options}")
+    tflite = os.path.join(os.path.dirname(model), "reader.tflite")
+    print(f"  python -m crnn_keras export --model {quote(model)} --out {quote(tflite)}")

@@ -1,8 +1,14 @@
-"""Decoding images of any kind into the model's fixed-size uint8 arrays.
+"""Decoding images into the model's fixed-size uint8 arrays.
 
 Pillow, not `tf.io.decode_image`, reads the files: it handles palette
 transparency, 16-bit and 1-bit modes, EXIF rotation, GIF and BMP alike, and
 its errors can be turned into one line that names the file. No TensorFlow here.
+
+Only PNG, JPEG, BMP and GIF are decoded, whatever a file's name or content
+claims: without `formats=`, Pillow hands content to any plugin that recognises
+it (EPS goes to Ghostscript, which has a history of sandbox escapes). WebP is
+left out too: libwebp had a heap overflow exploited in the wild (CVE-2023-4863),
+and one `convert` turns a WebP folder into PNG.
 """
 
 from __future__ import annotations
@@ -14,15 +20,18 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from crnn_keras.data.files import printable_path, regular_file_problem
+
 # Far above any captcha or text line; a header claiming more is a decompression bomb.
 MAX_PIXELS = 32_000_000
+FORMATS = ("PNG", "JPEG", "BMP", "GIF")
 
 
 class ImageError(ValueError):
     """An image that cannot be read; str() is one line naming the file and the problem."""
 
     def __init__(self, path: str, reason: str):
-        super().__init__(f"{path}: {reason}")
+        super().__init__(f"{printable_path(path)}: {reason}")
         self.path = path
         self.reason = reason
 
@@ -59,14 +68,15 @@ def open_image(source: str | Image.Image | np.ndarray) -> Image.Image:
     if isinstance(source, Image.Image):
         return _flatten(source)
     path = os.fspath(source)
-    if os.path.isdir(path):
-        raise ImageError(path, "is a folder, not an image")
+    problem = regular_file_problem(path)
+    if problem:
+        raise ImageError(path, problem)
     try:
         if os.path.getsize(path) == 0:
             raise ImageError(path, "empty file (0 bytes)")
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
+            with Image.open(path, formats=FORMATS) as image:
                 width, height = image.size
                 if width * height > MAX_PIXELS:
                     raise ImageError(
@@ -87,11 +97,13 @@ def open_image(source: str | Image.Image | np.ndarray) -> Image.Image:
     except FileNotFoundError:
         raise ImageError(path, "no such file") from None
     except UnidentifiedImageError:
-        raise ImageError(path, "not an image Pillow can read") from None
+        raise ImageError(path, f"not an image in a format read here ({', '.join(FORMATS)})") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageError(path, "too many pixels (decompression bomb?)") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as error:
-        detail = str(error).splitlines()[0] if str(error) else type(error).__name__
+    except (MemoryError, RecursionError):
+        raise ImageError(path, "cannot decode (the decoder ran out of memory or stack)") from None
+    except Exception as error:  # noqa: BLE001  damaged files make plugins raise many kinds
+        detail = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
         raise ImageError(path, f"cannot decode ({detail})") from None
 
 

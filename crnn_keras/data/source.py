@@ -7,11 +7,14 @@ into memory (`FolderSource`); a streamed source only has to answer the same ques
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 
 import numpy as np
 
 from crnn_keras.contract import Vocabulary
+from crnn_keras.data.files import list_image_files, printable_path
 from crnn_keras.data.labelled import LabelledImages, load_folder, report_problems, split
 from crnn_keras.data.pipeline import make_dataset
 
@@ -53,6 +56,15 @@ class FolderSource:
     label_regex: str | None = None
     ignore_case: bool = False
 
+    def index(self) -> dict[str, list[list]]:
+        """The image files this source reads, by part: [name relative to its folder, size in bytes].
+
+        Names and sizes, not contents: cheap for any folder size, and enough to tell that files
+        were added, removed or replaced since a run started.
+        """
+        parts = {"training data": self.data, **({"validation data": self.val_data} if self.val_data else {})}
+        return {part: _file_index(folder) for part, folder in parts.items()}
+
     def load(self, height: int, width: int, channels: int) -> TrainingData:
         """Decodes the images at the model's input size; one `skipped:` line per bad file."""
         options = dict(height=height, width=width, channels=channels, label_regex=self.label_regex,
@@ -64,3 +76,12 @@ class FolderSource:
         val, val_problems = load_folder(self.val_data, **options)
         report_problems(val_problems, self.val_data)
         return TrainingData(data, val)
+
+
+def _file_index(folder: str) -> list[list]:
+    files, _ = list_image_files([folder])
+    index = []
+    for path in files:
+        with contextlib.suppress(OSError):
+            index.append([printable_path(os.path.relpath(path, folder)), os.stat(path).st_size])
+    return index

@@ -6,7 +6,6 @@ length, how to build the backbone (uint8 image → logits), and what to keep for
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from typing import Protocol
 
@@ -37,8 +36,7 @@ class CRNNBuilder:
     normalization folded into the convolutions of the saved reader."""
 
     def check(self, config: ModelConfig) -> None:
-        # The width halvings are fitted to the labels later; the stem's alone must work.
-        dataclasses.replace(config, width_halvings=config.stem_halvings).validate()
+        config.check_input()
 
     def configure(self, config: ModelConfig, max_label_length: int) -> ModelConfig:
         fitted = config.fit_labels(max_label_length)

@@ -84,6 +84,11 @@ class ModelConfig:
         if self.width < 8 or self.width % step:
             raise ValueError(f"width: expected a multiple of {step} and ≥ 8, received {self.width}")
 
+    def check_input(self) -> None:
+        """Raises ValueError for an input no time-step count can build, before the labels are
+        known (`fit_labels` chooses the width halvings later; the stem's alone must work)."""
+        dataclasses.replace(self, width_halvings=self.stem_halvings).validate()
+
     def fit_labels(self, max_label_length: int) -> ModelConfig:
         """This config with the most width halvings (≤ width_halvings) whose time
         steps still hold 2·max_label_length+1 frames; none when no count does (the

@@ -2,36 +2,62 @@
 
 from __future__ import annotations
 
-import os
+import zipfile
 
 import keras
 import numpy as np
 
 from crnn_keras.contract import ModelError, Vocabulary
+from crnn_keras.data.files import regular_file_problem
 from crnn_keras.model.decoder import beam_decode
 from crnn_keras.model.heads import find_decoder
 
 
 def load_keras_reader(path: str) -> keras.Model:
-    """Loads a `.keras` reader saved by crnn_keras, in Keras' safe mode.
+    """Loads a `.keras` reader saved by crnn_keras, in Keras' safe mode, and checks it against
+    the contract: a fixed uint8 input, the decoder's outputs, a vocabulary that fits the logits.
 
     Raises:
         ModelError: the file is missing, damaged, or not a crnn_keras reader (one line).
     """
-    if os.path.isdir(path):
-        raise ModelError(f"{path}: is a folder; give the model file (model.keras)")
-    if not os.path.exists(path):
-        raise ModelError(f"{path}: no such model file")
+    problem = regular_file_problem(path)
+    if problem:
+        raise ModelError(f"{path}: {'no such model file' if 'no such' in problem else problem}")
+    if not _is_keras_archive(path):
+        raise ModelError(f"{path}: not a .keras file (a zip archive holding config.json): damaged or truncated?")
     try:
         model = keras.saving.load_model(path)  # safe_mode: refuses Lambda / pickled code
-    except Exception as error:  # Keras raises many kinds; all mean "cannot use this file"
+    except Exception as error:  # noqa: BLE001  Keras raises many kinds; all mean "cannot use this file"
         detail = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
         raise ModelError(f"{path}: cannot load as a Keras model ({detail})") from None
+    _check_contract(path, model)
+    return model
+
+
+def _is_keras_archive(path: str) -> bool:
     try:
-        find_decoder(model)
+        with zipfile.ZipFile(path) as archive:
+            return "config.json" in archive.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return False
+
+
+def _check_contract(path: str, model: keras.Model) -> None:
+    try:
+        decoder = find_decoder(model)
     except ValueError:
         raise ModelError(f"{path}: a Keras model, but not a crnn_keras reader (no CTCDecoder)") from None
-    return model
+    shape = tuple(model.input_shape) if not isinstance(model.input_shape, list) else None
+    if shape is None or len(shape) != 4 or None in shape[1:] or shape[3] not in (1, 3):
+        raise ModelError(f"{path}: input expected a fixed (batch, height, width, 1 or 3), received {model.input_shape}")
+    outputs = model.output if isinstance(model.output, dict) else {}
+    if set(outputs) != {"text", "confidence", "logits"}:
+        raise ModelError(f"{path}: outputs expected text, confidence and logits (the decoder's), "
+                         f"received {sorted(outputs) or model.output}")
+    classes = outputs["logits"].shape[-1]
+    if classes != len(decoder.vocabulary) + 1:
+        raise ModelError(f"{path}: the vocabulary holds {len(decoder.vocabulary)} characters but the logits "
+                         f"have {classes} classes (expected {len(decoder.vocabulary) + 1})")
 
 
 class KerasModel:

@@ -5,12 +5,11 @@ Needs NumPy and `ai-edge-litert` only: this is the path a phone mirrors.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
 from crnn_keras.contract import OUTPUTS, SIGNATURE, ModelError, Vocabulary
+from crnn_keras.data.files import regular_file_problem
 from crnn_keras.quiet import native_stderr_silenced
 
 
@@ -18,31 +17,43 @@ class LiteModel:
     """A crnn_keras TFLite model: image (1, H, W, C) uint8 → ids, confidence, vocabulary."""
 
     def __init__(self, path: str, num_threads: int | None = None):
-        if not os.path.isfile(path):
-            raise ModelError(f"{path}: no such model file")
+        problem = regular_file_problem(path)
+        if problem:
+            raise ModelError(f"{path}: {'no such model file' if 'no such' in problem else problem}")
+        self.path = path
+        self.runner = self._signature_runner(path, num_threads)
+        self.height, self.width, self.channels = self._input_size()
+        self.vocabulary = self._vocabulary()
+
+    def _signature_runner(self, path: str, num_threads: int | None):
         try:
             with native_stderr_silenced():  # "INFO: Created TensorFlow Lite XNNPACK delegate"
                 self.interpreter = Interpreter(model_path=path, num_threads=num_threads)
             signatures = self.interpreter.get_signature_list()
-        except (ValueError, RuntimeError) as error:
+        except Exception as error:  # noqa: BLE001  the interpreter raises many kinds for a damaged file
             detail = str(error).strip().splitlines()[0][:200] if str(error).strip() else "unreadable"
             raise ModelError(f"{path}: not a TFLite model ({detail})") from None
-        outputs = set(signatures.get(SIGNATURE, {}).get("outputs", []))
-        if not set(OUTPUTS) <= outputs:
-            raise ModelError(
-                f"{path}: a TFLite model, but not one exported by crnn_keras "
-                f"(needs signature {SIGNATURE!r} with outputs {', '.join(OUTPUTS)})"
-            )
-        self.runner = self.interpreter.get_signature_runner(SIGNATURE)
+        signature = signatures.get(SIGNATURE, {})
+        if not set(OUTPUTS) <= set(signature.get("outputs", [])) or signature.get("inputs") != ["image"]:
+            raise ModelError(f"{path}: a TFLite model, but not one exported by crnn_keras (needs signature "
+                             f"{SIGNATURE!r} with input image and outputs {', '.join(OUTPUTS)})")
+        return self.interpreter.get_signature_runner(SIGNATURE)
+
+    def _input_size(self) -> tuple[int, int, int]:
         spec = self.runner.get_input_details()["image"]
-        _, self.height, self.width, self.channels = (int(d) for d in spec["shape"])
-        with native_stderr_silenced():  # the first run creates the XNNPACK delegate
-            blank = np.zeros((1, self.height, self.width, self.channels), np.uint8)
-            codepoints = self.runner(image=blank)["vocabulary"]
+        shape = [int(d) for d in spec["shape"]]
+        if len(shape) != 4 or shape[0] != 1 or min(shape) < 1 or shape[3] not in (1, 3) or spec["dtype"] != np.uint8:
+            raise ModelError(f"{self.path}: input image expected uint8 [1, H, W, 1 or 3], received "
+                             f"{np.dtype(spec['dtype']).name} {shape}")
+        return shape[1], shape[2], shape[3]
+
+    def _vocabulary(self) -> Vocabulary:
         try:
-            self.vocabulary = Vocabulary.from_codepoints(codepoints)
-        except ValueError as error:
-            raise ModelError(f"{path}: {error}") from None
+            with native_stderr_silenced():  # the first run creates the XNNPACK delegate
+                out = self.run(np.zeros((self.height, self.width, self.channels), np.uint8))
+            return Vocabulary.from_codepoints(np.asarray(out["vocabulary"]).ravel())
+        except Exception as error:  # noqa: BLE001  a foreign graph can fail at its first run
+            raise ModelError(f"{self.path}: not a crnn_keras reader ({str(error).strip()[:200]})") from None
 
     def input_description(self) -> str:
         return f"image uint8 [1, {self.height}, {self.width}, {self.channels}]"
@@ -63,6 +74,9 @@ class LiteModel:
         texts, confidences = [], []
         for image in images:
             out = self.run(image)
-            texts.append(self.vocabulary.decode(out["ids"][0]))
+            try:
+                texts.append(self.vocabulary.decode(np.asarray(out["ids"]).ravel()))
+            except ValueError as error:
+                raise ModelError(f"{self.path}: {error}") from None
             confidences.append(float(out["confidence"][0]))
         return texts, np.asarray(confidences, np.float32)

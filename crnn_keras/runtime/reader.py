@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image
 
 from crnn_keras.contract import ModelError
+from crnn_keras.data.files import regular_file_problem
 from crnn_keras.data.images import ImageError, load_image
 from crnn_keras.runtime.lite import LiteModel
 
@@ -37,10 +38,10 @@ class Reader:
     def __init__(self, model):
         if isinstance(model, (str, os.PathLike)):
             path = os.fspath(model)
-            if not os.path.exists(path):
-                raise ModelError(f"{path}: no such model file")
-            if os.path.isdir(path):
-                raise ModelError(f"{path}: is a folder; give the model file (model.keras or .tflite)")
+            problem = regular_file_problem(path)
+            if problem:
+                raise ModelError(f"{path}: " + ("no such model file" if "no such" in problem else
+                                                problem.replace("an image", "a model file")))
             if path.lower().endswith(".tflite"):
                 self._backend = LiteModel(path)
             elif path.lower().endswith(".keras"):

@@ -59,24 +59,22 @@ class Run:
     reader: keras.Model
 
 
-def prepare(cfg: TrainConfig, model: ModelConfig, source: FolderSource | None) -> tuple[TrainingData, TrainConfig]:
+def prepare(cfg: TrainConfig, model: ModelConfig, source: FolderSource) -> tuple[TrainingData, TrainConfig]:
     """Seeds, decodes the data, and fills in the batch size chosen from the data size."""
     keras.utils.set_random_seed(cfg.seed)
     if cfg.deterministic:
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
-    source = source or FolderSource(cfg.data, cfg.val_data, cfg.val_split, cfg.seed, cfg.label_regex,
-                                    cfg.ignore_case)
     data = source.load(model.height, model.width, model.channels)
     if cfg.batch_size is None:
         cfg = dataclasses.replace(cfg, batch_size=default_batch_size(len(data.train)))
     return data, cfg
 
 
-def new_run(folder: RunFolder, cfg: TrainConfig, model: ModelConfig, data: TrainingData,
+def new_run(folder: RunFolder, cfg: TrainConfig, model: ModelConfig, data: TrainingData, index: dict,
             builder: BackboneBuilder, make_optimizer: OptimizerFactory) -> Run:
-    """Builds the model for this data and writes run.json and the calibration sample."""
+    """Builds the model for this data and writes run.json, data.json and the calibration sample."""
     vocabulary = data.vocabulary()
     data.val = drop_unspellable(data.val, vocabulary)
     max_label_length = max(data.train.max_label_length, data.val.max_label_length)
@@ -89,14 +87,25 @@ def new_run(folder: RunFolder, cfg: TrainConfig, model: ModelConfig, data: Train
     info = RunInfo(model=model, train=cfg, vocabulary=vocabulary, max_label_length=max_label_length,
                    train_images=len(data.train), val_images=len(data.val), keras=keras.__version__)
     folder.write_info(info)
+    folder.write_data_index(index)
     folder.save_calibration(data.calibration_sample(CALIBRATION_SAMPLES, cfg.seed))
     return Run(folder, info, ResumeState(), trainer, build_reader(backbone, vocabulary))
 
 
-def resumed_run(folder: RunFolder, cfg: TrainConfig, data: TrainingData) -> Run:
-    """Loads the checkpoint and state of an interrupted run; the history is cut back to match."""
+def resumed_run(folder: RunFolder, cfg: TrainConfig, data: TrainingData, index: dict) -> Run:
+    """Loads the checkpoint and state of an interrupted run; the history is cut back to match.
+
+    Raises:
+        ValueError: the data changed since the run started (its targets would be wrong).
+    """
     info = folder.read_info()
     state = folder.read_state()
+    folder.check_data_index(index)
+    unfit = [p for p, t in zip(data.train.paths, data.train.labels)
+             if not info.vocabulary.can_spell(t) or len(t) > info.max_label_length]
+    if unfit:
+        raise ValueError(f"{unfit[0]}: its label does not fit the run being resumed (characters outside its "
+                         f"vocabulary or over {info.max_label_length} long); {len(unfit)} such file(s)")
     data.val = drop_unspellable(data.val, info.vocabulary)
     trainer = keras.saving.load_model(folder.file(RunFolder.CHECKPOINT))
     backbone = find_backbone(trainer)
@@ -170,13 +179,15 @@ def finish(run: Run, data: TrainingData, cfg: TrainConfig, builder: BackboneBuil
     }
 
 
-def train(cfg: TrainConfig, model: ModelConfig = ModelConfig(), *, resume: bool = False,
+def train(cfg: TrainConfig, model: ModelConfig = ModelConfig(), *, resume: bool = False, overwrite: bool = False,
           builder: BackboneBuilder | None = None, make_optimizer: OptimizerFactory = cosine_adam,
           monitor: str = "val_accuracy", source: FolderSource | None = None,
           extra_callbacks: Sequence[keras.callbacks.Callback] = ()) -> dict:
     """Trains into the run folder `cfg.out` and returns a summary (model path, epochs, scores).
 
-    `extra_callbacks` run after ours each epoch, so their logs hold val_accuracy and val_cer.
+    A folder that holds a run is refused unless `resume` (continue it) or `overwrite` (replace
+    it); the folder is locked while training. `extra_callbacks` run after ours each epoch, so
+    their logs hold val_accuracy and val_cer.
 
     Raises:
         FileNotFoundError, ValueError: bad data or options (one-line messages).
@@ -185,19 +196,37 @@ def train(cfg: TrainConfig, model: ModelConfig = ModelConfig(), *, resume: bool 
     builder = builder or CRNNBuilder()
     if monitor not in cb.MONITORS:
         raise ValueError(f"monitor: expected one of {', '.join(cb.MONITORS)}, received {monitor!r}")
+    folder = RunFolder(cfg.out)
     if not resume:
         builder.check(model)
+        _refuse_a_run(folder, overwrite)
     started = time.time()
-    folder = RunFolder(cfg.out)
+    source = source or FolderSource(cfg.data, cfg.val_data, cfg.val_split, cfg.seed, cfg.label_regex,
+                                    cfg.ignore_case)
+    data, cfg = prepare(cfg, model, source)  # the slow part, before anything is written
+    existed = os.path.isdir(folder.path)
     folder.create()
-    data, cfg = prepare(cfg, model, source)
-    if resume:
-        run = resumed_run(folder, cfg, data)
-    else:
-        run = new_run(folder, cfg, model, data, builder, make_optimizer)
-    stopped = fit(run, data, cfg, monitor, extra_callbacks)
-    if os.path.exists(folder.file(RunFolder.HISTORY)):
-        plots.curves(folder.file(RunFolder.HISTORY), folder.file(RunFolder.CURVES))
-    if stopped is not None:
-        raise stopped
-    return {**finish(run, data, cfg, builder), "seconds": round(time.time() - started, 1)}
+    try:
+        with folder.lock():
+            if overwrite and not resume:
+                folder.clear()
+            run = (resumed_run(folder, cfg, data, source.index()) if resume else
+                   new_run(folder, cfg, model, data, source.index(), builder, make_optimizer))
+            stopped = fit(run, data, cfg, monitor, extra_callbacks)
+            if os.path.exists(folder.file(RunFolder.HISTORY)):
+                plots.curves(folder.file(RunFolder.HISTORY), folder.file(RunFolder.CURVES))
+            if stopped is not None:
+                raise stopped
+            return {**finish(run, data, cfg, builder), "seconds": round(time.time() - started, 1)}
+    finally:
+        if not existed:
+            folder.remove_if_empty()
+
+
+def _refuse_a_run(folder: RunFolder, overwrite: bool) -> None:
+    if os.path.exists(folder.path) and not os.path.isdir(folder.path):
+        raise ValueError(f"{folder.path}: is a file; the run folder must be a folder")
+    if folder.holds_run() and not overwrite:
+        hint = (f"continue with: python -m crnn_keras train --resume {folder.path}, or pass --overwrite"
+                if folder.can_resume() else "choose another --out, or pass --overwrite to replace it")
+        raise ValueError(f"{folder.path} holds a run ({hint})")
