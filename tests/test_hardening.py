@@ -309,3 +309,19 @@ def test_foreign_shaped_tflite_models_are_refused(tmp_path):
     reader = Reader(lite_file(tmp_path / "ids.tflite", ids_value=7))  # ids beyond its one-character vocabulary
     with pytest.raises(ModelError, match="id 7 is outside the vocabulary of 1"):
         reader.read_arrays(np.zeros((1, 16, 64, 1), np.uint8))
+
+
+def test_the_synthetic_set_is_named_by_its_labels_and_old_caches_regenerate(tmp_path, capsys):
+    from crnn_keras.data import synthetic
+
+    folder = tmp_path / "synthetic"
+    folder.mkdir()
+    (folder / "abcd_000001.png").write_bytes(b"old")  # as version 0.1 named them
+    (folder / ".complete").write_text("6 0 4 6 abc 160 60")
+    synthetic.generate(str(folder), 6, alphabet="abc123")
+    samples, problems = list_samples(str(folder))
+    assert len(samples) == 6 and not problems and len({s.label for s in samples}) == 6
+    assert all(os.path.basename(s.path) == f"{s.label}.png" for s in samples)
+    stamp = (folder / ".complete").read_text()
+    synthetic.generate(str(folder), 6, alphabet="abc123")  # cached: nothing rewritten
+    assert (folder / ".complete").read_text() == stamp and len(os.listdir(folder)) == 7

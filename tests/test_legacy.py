@@ -62,6 +62,7 @@ def test_legacy_interrupted_run_resumes_to_the_end(legacy, capsys):
     status, out, err = cli(capsys, "train", "--resume", "interrupted")
     assert status == 0, err
     assert "resuming interrupted after epoch 2" in err and "epochs: 5" in out
+    assert "written before data fingerprints" in err
     with open(legacy / "interrupted" / "history.csv") as f:
         assert [int(row["epoch"]) for row in csv.DictReader(f)] == [0, 1, 2, 3, 4]
     assert not RunFolder(str(legacy / "interrupted")).can_resume()
