@@ -87,8 +87,8 @@ def test_foreign_and_broken_models_are_refused(tmp_path, trained_run):
     cases = {
         "foreign.tflite": "not one exported by crnn_keras",
         "junk.tflite": "not a TFLite model",
-        "junk.keras": "cannot load as a Keras model",
-        "truncated.keras": "cannot load as a Keras model",
+        "junk.keras": "not a .keras file",
+        "truncated.keras": "not a .keras file",
         "model.onnx": "unknown model type",
         "missing.keras": "no such model file",
     }
