@@ -1,4 +1,4 @@
-"""Command line: `python -m crnn_keras {train,evaluate,predict,export}` (installed: `crnn-keras`).
+"""Command line: `python -m crnn_keras {train,evaluate,predict,export,explain}` (installed: `crnn-keras`).
 
 Results go to stdout (pipe them); diagnostics and one-line errors to stderr.
 """
@@ -10,11 +10,12 @@ import logging
 import os
 import sys
 
-from crnn_keras.cli import export, read, train
+from crnn_keras.cli import explain, export, read, train
 from crnn_keras.cli.common import run_command
 from crnn_keras.quiet import native_stderr_silenced
 
-COMMANDS = {"train": train.run, "evaluate": read.evaluate, "predict": read.predict, "export": export.run}
+COMMANDS = {"train": train.run, "evaluate": read.evaluate, "predict": read.predict, "export": export.run,
+            "explain": explain.run}
 
 
 class _ShowDefaults(argparse.HelpFormatter):
@@ -39,6 +40,7 @@ def parser(prog: str = "python -m crnn_keras") -> argparse.ArgumentParser:
     read.add_evaluate_arguments(command("evaluate", "accuracy of a model on a labelled folder"))
     read.add_predict_arguments(command("predict", "read images: path, text, confidence per line"))
     export.add_arguments(command("export", "write a TFLite model"))
+    explain.add_arguments(command("explain", "draw how a .keras model reads each image"))
     return p
 
 

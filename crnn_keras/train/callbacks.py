@@ -1,8 +1,9 @@
 """Callbacks of a training run, one job each (as Keras' own EarlyStopping, TerminateOnNaN).
 
-They run in this order each epoch: ElapsedTime and ValidationMetrics add to the logs,
+They run in this order each epoch: ElapsedTime counts, ValidationMetrics adds to the logs,
 StopOnNonFiniteLoss flags a broken epoch, BestReader saves the reader when validation
-improves, ResumePoint saves what `--resume` needs, EarlyStop ends a run that stopped improving.
+improves, ResumePoint saves what `--resume` needs, EarlyStop ends a run that stopped improving,
+HistoryCSV appends the epoch to history.csv.
 A non-finite epoch is saved by none of them.
 """
 
@@ -35,17 +36,31 @@ def predict_texts(reader: keras.Model, images: np.ndarray, batch_size: int = 64)
 
 
 class ElapsedTime(keras.callbacks.Callback):
-    """Adds elapsed_s, the training seconds so far (a resumed run counts its earlier ones)."""
+    """Counts the training seconds so far (a resumed run counts its earlier ones) in `seconds`.
+
+    Kept off the logs, so the progress bar does not show it; HistoryCSV writes it.
+    """
 
     def __init__(self, before: float = 0.0):
         super().__init__()
-        self.before, self.started = before, time.time()
+        self.before, self.started, self.seconds = before, time.time(), before
 
     def on_train_begin(self, logs=None):
         self.started = time.time()
 
     def on_epoch_end(self, epoch, logs=None):
-        logs["elapsed_s"] = round(self.before + time.time() - self.started, 2)
+        self.seconds = round(self.before + time.time() - self.started, 2)
+
+
+class HistoryCSV(keras.callbacks.CSVLogger):
+    """history.csv: the epoch's logs and the elapsed_s column (0-based `epoch`, as Keras writes it)."""
+
+    def __init__(self, path: str, elapsed: ElapsedTime, append: bool):
+        super().__init__(path, append=append)
+        self.elapsed = elapsed
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, {**(logs or {}), "elapsed_s": self.elapsed.seconds})
 
 
 class ValidationMetrics(keras.callbacks.Callback):
@@ -107,9 +122,9 @@ class BestReader(keras.callbacks.Callback):
 class ResumePoint(keras.callbacks.Callback):
     """Saves the trainer (weights and optimizer) and state.json after every finite epoch."""
 
-    def __init__(self, run: RunFolder, best: BestReader):
+    def __init__(self, run: RunFolder, best: BestReader, elapsed: ElapsedTime):
         super().__init__()
-        self.run, self.best = run, best
+        self.run, self.best, self.elapsed = run, best, elapsed
 
     def on_epoch_end(self, epoch, logs=None):
         if not finite_epoch(logs):
@@ -117,7 +132,7 @@ class ResumePoint(keras.callbacks.Callback):
         self.run.save_model(self.model, RunFolder.CHECKPOINT)
         self.run.write_state(ResumeState(epoch=epoch + 1, best_accuracy=self.best.best_accuracy,
                                          best_loss=self.best.best_loss, best_epoch=self.best.best_epoch,
-                                         elapsed_s=logs.get("elapsed_s", 0.0)))
+                                         elapsed_s=self.elapsed.seconds))
 
 
 class EarlyStop(keras.callbacks.Callback):

@@ -132,14 +132,15 @@ def fit(run: Run, data: TrainingData, cfg: TrainConfig, monitor: str,
     state = run.state
     best = cb.BestReader(run.reader, run.folder, monitor, (state.best_accuracy, state.best_loss, state.best_epoch))
     non_finite = cb.StopOnNonFiniteLoss()
+    elapsed = cb.ElapsedTime(state.elapsed_s)
     callbacks = [
-        cb.ElapsedTime(state.elapsed_s),
+        elapsed,
         cb.ValidationMetrics(run.reader, data.val, cfg.batch_size),
         non_finite,
         best,
-        cb.ResumePoint(run.folder, best),
+        cb.ResumePoint(run.folder, best, elapsed),
         cb.EarlyStop(best, cfg.patience),
-        keras.callbacks.CSVLogger(run.folder.file(RunFolder.HISTORY), append=state.epoch > 0),
+        cb.HistoryCSV(run.folder.file(RunFolder.HISTORY), elapsed, append=state.epoch > 0),
         *extra_callbacks,
     ]
     with stop_on_sigint(run.trainer) as interrupted:
@@ -214,7 +215,8 @@ def train(cfg: TrainConfig, model: ModelConfig = ModelConfig(), *, resume: bool 
                    new_run(folder, cfg, model, data, source.index(), builder, make_optimizer))
             stopped = fit(run, data, cfg, monitor, extra_callbacks)
             if os.path.exists(folder.file(RunFolder.HISTORY)):
-                plots.curves(folder.file(RunFolder.HISTORY), folder.file(RunFolder.CURVES))
+                best_epoch = folder.read_state().best_epoch if folder.can_resume() else None
+                plots.curves(folder.file(RunFolder.HISTORY), folder.file(RunFolder.CURVES), best_epoch)
             if stopped is not None:
                 raise stopped
             return {**finish(run, data, cfg, builder), "seconds": round(time.time() - started, 1)}
