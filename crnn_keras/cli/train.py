@@ -122,9 +122,10 @@ def print_next_commands(model: str, cfg: TrainConfig) -> None:
     options = "".join(f" {flag}" + (f" {quote(str(value))}" if value is not True else "")
                       for flag, value in (("--label-regex", cfg.label_regex), ("--ignore-case", cfg.ignore_case))
                       if value)
-    data = cfg.val_data or cfg.data
+    # Without --val-data the only labelled folder known is the training one: not a fair test.
+    data = quote(cfg.val_data) if cfg.val_data else "TEST_FOLDER"
     print("next:")
     print(f"  python -m crnn_keras predict --model {quote(model)} IMAGE_OR_FOLDER")
-    print(f"  python -m crnn_keras evaluate --model {quote(model)} --data {quote(data)}{options}")
+    print(f"  python -m crnn_keras evaluate --model {quote(model)} --data {data}{options}")
     tflite = os.path.join(os.path.dirname(model), "reader.tflite")
     print(f"  python -m crnn_keras export --model {quote(model)} --out {quote(tflite)}")

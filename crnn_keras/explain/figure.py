@@ -46,7 +46,7 @@ def _step_edges(explanation: Explanation) -> np.ndarray:
 
 def _draw_input(ax, explanation: Explanation, title: str) -> None:
     image = explanation.image
-    ax.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=255,
+    ax.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=255, aspect="auto",
               extent=(0, image.shape[1], image.shape[0], 0))
     for x in _step_edges(explanation)[1:-1]:
         ax.axvline(x, color="tab:cyan", linewidth=0.6, alpha=0.8)
