@@ -1,10 +1,10 @@
-"""TFLite benchmark: every quantize mode of one trained model against the Keras model.
+"""Export benchmark: every TFLite quantize mode and the ONNX export of one trained model, against Keras.
 
     python bench/tflite.py --model runs/train/model.keras --data ../shared/data/captcha_images_v2/test
 
 For each mode: file size, test sequence accuracy, agreement with the Keras strings, and batch-1
 single-thread latency (median of --runs after --warmup) next to the Keras model's. Writes
-bench/results/tflite-<date>-<host>.json and .md.
+bench/results/formats-<date>-<host>.json and .md (earlier runs, TFLite only: tflite-*).
 """
 
 from __future__ import annotations
@@ -31,6 +31,23 @@ def median_ms(call, warmup: int, runs: int) -> float:
         call()
         times.append(time.perf_counter() - start)
     return float(np.median(times) * 1000)
+
+
+def onnx_row(args, path: str, images, truths, keras_texts) -> dict:
+    from crnn_keras.export.onnx import export as export_onnx
+    from crnn_keras.metrics import score
+    from crnn_keras.runtime.onnx_model import OnnxModel
+
+    info = export_onnx(args.model, path)
+    model = OnnxModel(path, num_threads=1)
+    texts, _ = model.read_batch(images, None)
+    return {
+        "mode": "onnx (float32, ONNX Runtime)",
+        "bytes": info["bytes"],
+        "sequence_accuracy": score(texts, truths)["sequence_accuracy"],
+        "agreement_with_keras": float(np.mean([a == b for a, b in zip(texts, keras_texts)])),
+        "latency_ms": median_ms(lambda: model.run(images[:1]), args.warmup, args.runs),
+    }
 
 
 def main() -> int:
@@ -80,6 +97,7 @@ def main() -> int:
                 "agreement_with_keras": float(np.mean([a == b for a, b in zip(texts, keras_texts)])),
                 "latency_ms": median_ms(lambda lite=lite: lite.run(images[0]), args.warmup, args.runs),
             })
+        rows.append(onnx_row(args, os.path.join(tmp, "reader.onnx"), images, truths, keras_texts))
     result = {
         **header(),
         "model": args.model,
@@ -89,7 +107,7 @@ def main() -> int:
         "rows": rows,
     }
     table = [
-        f"TFLite benchmark, {result['date']}, {result['machine']['cores']} cores, {result['machine']['cpu']}",
+        f"Export benchmark, {result['date']}, {result['machine']['cores']} cores, {result['machine']['cpu']}",
         f"`{result['command']}` ({result['images']} images; latency: {result['latency']})",
         "",
         "| mode | size (KiB) | sequence accuracy | same strings as Keras | latency (ms) |",
@@ -98,7 +116,7 @@ def main() -> int:
     for r in rows:
         table.append(f"| {r['mode']} | {r['bytes'] / 1024:,.0f} | {r['sequence_accuracy']:.4f} | "
                      f"{r['agreement_with_keras']:.4f} | {r['latency_ms']:.2f} |")
-    write_results(args.out, "tflite-", result, "\n".join(table))
+    write_results(args.out, "formats-", result, "\n".join(table))
     return 0
 
 

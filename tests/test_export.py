@@ -84,12 +84,14 @@ def test_foreign_and_broken_models_are_refused(tmp_path, trained_run):
     truncated = open(trained_run["model"], "rb").read()
     (tmp_path / "truncated.keras").write_bytes(truncated[: len(truncated) // 2])
     (tmp_path / "model.onnx").write_bytes(b"x")
+    (tmp_path / "model.pt").write_bytes(b"x")
     cases = {
         "foreign.tflite": "not one exported by crnn_keras",
         "junk.tflite": "not a TFLite model",
         "junk.keras": "not a .keras file",
         "truncated.keras": "not a .keras file",
-        "model.onnx": "unknown model type",
+        "model.onnx": "not an ONNX model",
+        "model.pt": "unknown model type",
         "missing.keras": "no such model file",
     }
     for name, message in cases.items():

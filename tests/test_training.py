@@ -215,7 +215,7 @@ def test_nan_loss_stops_without_saving_that_epoch(tmp_path):
     folder = RunFolder(str(tmp_path))
     non_finite = cb.StopOnNonFiniteLoss()
     best = cb.BestReader(reader=model, run=folder, best=(0.5, 1.0, 3))
-    chain = [non_finite, best, cb.ResumePoint(folder, best), cb.EarlyStop(best, patience=5)]
+    chain = [non_finite, best, cb.ResumePoint(folder, best, cb.ElapsedTime()), cb.EarlyStop(best, patience=5)]
     for callback in chain:
         callback.set_model(model)
         callback.on_epoch_end(3, {"loss": math.nan, "val_loss": 1.0, "val_accuracy": 0.9})

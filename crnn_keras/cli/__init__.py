@@ -39,7 +39,7 @@ def parser(prog: str = "python -m crnn_keras") -> argparse.ArgumentParser:
     train.add_arguments(command("train", "train on a folder of labelled images"))
     read.add_evaluate_arguments(command("evaluate", "accuracy of a model on a labelled folder"))
     read.add_predict_arguments(command("predict", "read images: path, text, confidence per line"))
-    export.add_arguments(command("export", "write a TFLite model"))
+    export.add_arguments(command("export", "write a TFLite or ONNX model"))
     explain.add_arguments(command("explain", "draw how a .keras model reads each image"))
     return p
 

@@ -15,7 +15,7 @@ from crnn_keras.runtime.reader import Reader, read_paths
 
 
 def add_model_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", required=True, help="model.keras or .tflite")
+    p.add_argument("--model", required=True, help="model.keras, .tflite or .onnx")
     p.add_argument("--beam-width", type=int, help="beam search with this width (default: greedy; .keras only)")
 
 

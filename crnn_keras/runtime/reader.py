@@ -29,10 +29,14 @@ class Reading:
 
 
 class Reader:
-    """Reads text from images with a `.keras` or `.tflite` model made by crnn_keras.
+    """Reads text from images with a `.keras`, `.tflite` or `.onnx` model made by crnn_keras.
 
     Args:
-        model: a path to `model.keras` / `reader.tflite`, or a loaded Keras reader.
+        model: a path to `model.keras` / `reader.tflite` / `reader.onnx`, or a loaded Keras reader.
+
+    Example:
+        reader = Reader("runs/captchas/model.keras")
+        reader.read(["x9g3a.png"])  # [Reading(text='x9g3a', confidence=0.98)]
     """
 
     def __init__(self, model):
@@ -46,8 +50,10 @@ class Reader:
                 self._backend = LiteModel(path)
             elif path.lower().endswith(".keras"):
                 self._backend = _keras_backend().load(path)
+            elif path.lower().endswith(".onnx"):
+                self._backend = _onnx_backend()(path)
             else:
-                raise ModelError(f"{path}: unknown model type (expected .keras or .tflite)")
+                raise ModelError(f"{path}: unknown model type (expected .keras, .tflite or .onnx)")
         else:
             self._backend = _keras_backend()(model)
         self.vocabulary: list[str] = list(self._backend.vocabulary.characters)
@@ -116,3 +122,13 @@ def _keras_backend():
         raise ModelError(f"a .keras model needs {error.name}, which is not installed: "
                          'pip install "crnn_keras[train]", or read an exported .tflite model') from None
     return KerasModel
+
+
+def _onnx_backend():
+    # Imported on demand: ONNX Runtime is the optional [onnx] extra.
+    try:
+        from crnn_keras.runtime.onnx_model import OnnxModel
+    except ModuleNotFoundError as error:
+        raise ModelError(f"a .onnx model needs {error.name}, which is not installed: "
+                         'pip install "crnn_keras[onnx]"') from None
+    return OnnxModel
