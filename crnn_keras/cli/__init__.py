@@ -1,4 +1,4 @@
-"""Command line: `python -m crnn_keras {train,evaluate,predict,export,explain}` (installed: `crnn-keras`).
+"""Command line: `python -m crnn_keras {train,evaluate,predict,export,explain,serve}` (or `crnn-keras`).
 
 Results go to stdout (pipe them); diagnostics and one-line errors to stderr.
 """
@@ -10,12 +10,12 @@ import logging
 import os
 import sys
 
-from crnn_keras.cli import explain, export, read, train
+from crnn_keras.cli import explain, export, read, serve, train
 from crnn_keras.cli.common import run_command
 from crnn_keras.quiet import native_stderr_silenced
 
 COMMANDS = {"train": train.run, "evaluate": read.evaluate, "predict": read.predict, "export": export.run,
-            "explain": explain.run}
+            "explain": explain.run, "serve": serve.run}
 
 
 class _ShowDefaults(argparse.HelpFormatter):
@@ -41,6 +41,7 @@ def parser(prog: str = "python -m crnn_keras") -> argparse.ArgumentParser:
     read.add_predict_arguments(command("predict", "read images: path, text, confidence per line"))
     export.add_arguments(command("export", "write a TFLite or ONNX model"))
     explain.add_arguments(command("explain", "draw how a .keras model reads each image"))
+    serve.add_arguments(command("serve", "read uploaded images over HTTP"))
     return p
 
 

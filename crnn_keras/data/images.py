@@ -13,6 +13,7 @@ and one `convert` turns a WebP folder into PNG.
 
 from __future__ import annotations
 
+import io
 import os
 import warnings
 from collections.abc import Sequence
@@ -72,20 +73,35 @@ def open_image(source: str | Image.Image | np.ndarray) -> Image.Image:
     if problem:
         raise ImageError(path, problem)
     try:
-        if os.path.getsize(path) == 0:
-            raise ImageError(path, "empty file (0 bytes)")
+        size = os.path.getsize(path)
+    except OSError as error:
+        raise ImageError(path, f"cannot be read ({error.strerror or error})") from None
+    return _decode(path, path, size)
+
+
+def decode_bytes(data: bytes, name: str) -> Image.Image:
+    """An uploaded file's bytes → a PIL image in mode 'L' or 'RGB', with the same checks as a file.
+
+    Raises:
+        ImageError: naming `name`.
+    """
+    return _decode(io.BytesIO(data), name, len(data))
+
+
+def _decode(source, name: str, size: int) -> Image.Image:
+    """Pillow decoding of a path or file object, every failure turned into one ImageError."""
+    try:
+        if size == 0:
+            raise ImageError(name, "empty file (0 bytes)")
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path, formats=FORMATS) as image:
+            with Image.open(source, formats=FORMATS) as image:
                 width, height = image.size
                 if width * height > MAX_PIXELS:
-                    raise ImageError(
-                        path,
-                        f"declares {width}x{height} pixels, over the "
-                        f"{MAX_PIXELS:,} limit (decompression bomb?)"
-                    )
+                    raise ImageError(name, f"declares {width}x{height} pixels, over the "
+                                           f"{MAX_PIXELS:,} limit (decompression bomb?)")
                 if width == 0 or height == 0:
-                    raise ImageError(path, f"has no pixels ({width}x{height})")
+                    raise ImageError(name, f"has no pixels ({width}x{height})")
                 image.seek(0)  # first frame of an animated GIF
                 image = ImageOps.exif_transpose(image)
                 image.load()
@@ -93,18 +109,18 @@ def open_image(source: str | Image.Image | np.ndarray) -> Image.Image:
     except ImageError:
         raise
     except PermissionError:
-        raise ImageError(path, "permission denied") from None
+        raise ImageError(name, "permission denied") from None
     except FileNotFoundError:
-        raise ImageError(path, "no such file") from None
+        raise ImageError(name, "no such file") from None
     except UnidentifiedImageError:
-        raise ImageError(path, f"not an image in a format read here ({', '.join(FORMATS)})") from None
+        raise ImageError(name, f"not an image in a format read here ({', '.join(FORMATS)})") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError(path, "too many pixels (decompression bomb?)") from None
+        raise ImageError(name, "too many pixels (decompression bomb?)") from None
     except (MemoryError, RecursionError):
-        raise ImageError(path, "cannot decode (the decoder ran out of memory or stack)") from None
+        raise ImageError(name, "cannot decode (the decoder ran out of memory or stack)") from None
     except Exception as error:  # noqa: BLE001  damaged files make plugins raise many kinds
         detail = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
-        raise ImageError(path, f"cannot decode ({detail})") from None
+        raise ImageError(name, f"cannot decode ({detail})") from None
 
 
 def _from_array(array: np.ndarray) -> Image.Image:

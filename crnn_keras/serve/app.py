@@ -1,0 +1,117 @@
+"""The HTTP service: POST /read, GET /health, GET /model (FastAPI; OpenAPI docs at /docs).
+
+    POST /read   multipart field `file` (one image) or `files` (repeated, at most 64), or a raw
+                 body with Content-Type image/*; ?beam_width=K for .keras models.
+                 200: [{"filename", "text", "confidence"} | {"filename", "error"}, …] in upload
+                 order, when at least one image was read; 4xx with {"error": "…"} otherwise.
+
+Uploads are decoded like files on disk (PNG, JPEG, BMP, GIF only; bombs, damaged files and
+other formats refused per image), so a bad upload is a 4xx or an error entry, never a 500.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from crnn_keras.data.images import ImageError, decode_bytes, to_model_input
+from crnn_keras.runtime.reader import Reader
+from crnn_keras.serve.batcher import Batcher
+from crnn_keras.version import __version__
+
+MAX_FILES = 64
+
+
+class BadRequest(Exception):
+    """A request the service refuses: HTTP status and one line."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+async def uploads(request: Request, max_bytes: int) -> list[tuple[str, bytes]]:
+    """(file name, bytes) of each uploaded image, in upload order."""
+    length = request.headers.get("content-length")
+    if length is None:
+        raise BadRequest(411, "send a Content-Length header")
+    if not length.isdigit() or int(length) > max_bytes:
+        raise BadRequest(413, f"the upload is over the {max_bytes // 2**20} MB limit (--max-upload-mb)")
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind.startswith("image/"):
+        body = await request.body()
+        if not body:
+            raise BadRequest(400, "the body is empty")
+        return [(request.query_params.get("filename", "upload"), body)]
+    if kind != "multipart/form-data":
+        raise BadRequest(415, f"expected multipart/form-data (fields file or files) or an image/* body, "
+                              f"received {kind or 'no Content-Type'}")
+    try:
+        form = await request.form(max_files=MAX_FILES, max_fields=MAX_FILES, max_part_size=max_bytes)
+    except Exception as error:  # noqa: BLE001  the multipart parser raises its own kinds
+        raise BadRequest(400, f"cannot parse the multipart body ({str(error)[:200]})") from None
+    files = [(value.filename or key, await value.read()) for key, value in form.multi_items()
+             if key in ("file", "files") and hasattr(value, "read")]
+    if not files:
+        raise BadRequest(400, "no image in the form: send it in a field named file (or files, repeated)")
+    return files
+
+
+def prepare(reader: Reader, files: list[tuple[str, bytes]]) -> list[tuple[str, object]]:
+    """(file name, model input array or error text) per upload."""
+    prepared = []
+    for name, data in files:
+        try:
+            image = to_model_input(decode_bytes(data, name), reader.height, reader.width, reader.channels)
+            prepared.append((name, image))
+        except ImageError as error:
+            prepared.append((name, error.reason))
+    return prepared
+
+
+def create_app(model_path: str, max_upload_mb: float = 5.0, window_s: float = 0.005) -> FastAPI:
+    """The service for one model (`.keras`, `.tflite` or `.onnx`); raises ModelError for a bad model."""
+    reader = Reader(model_path)
+    batcher = Batcher(reader, window_s)
+    model_format = os.path.splitext(model_path)[1].lstrip(".").lower()
+    max_bytes = int(max_upload_mb * 2**20)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        yield
+        batcher.close()
+
+    app = FastAPI(title="crnn_keras", version=__version__, lifespan=lifespan,
+                  description="Reads the text in captcha and short text-line images.")
+
+    @app.exception_handler(BadRequest)
+    async def refused(request: Request, error: BadRequest):
+        return JSONResponse({"error": str(error)}, status_code=error.status)
+
+    @app.get("/health")
+    async def health():
+        return {"status": "ok"}
+
+    @app.get("/model")
+    async def model():
+        return {"format": model_format, "height": reader.height, "width": reader.width,
+                "channels": reader.channels, "vocabulary": "".join(reader.vocabulary), "version": __version__}
+
+    @app.post("/read")
+    async def read(request: Request, beam_width: int | None = None):
+        if beam_width is not None and (beam_width < 1 or model_format != "keras"):
+            raise BadRequest(400, "beam_width must be ≥ 1 and needs a .keras model")
+        prepared = await run_in_threadpool(prepare, reader, await uploads(request, max_bytes))
+        good = [image for _, image in prepared if not isinstance(image, str)]
+        readings = iter(await run_in_threadpool(batcher.read, good, beam_width))
+        results = [{"filename": name, "error": image} if isinstance(image, str) else
+                   {"filename": name, **vars(next(readings))} for name, image in prepared]
+        if not good:
+            return JSONResponse({"error": "no image could be read", "results": results}, status_code=422)
+        return results
+
+    return app
