@@ -75,6 +75,10 @@ class Vocabulary:
     def __len__(self) -> int:
         return len(self.characters)
 
+    def extended_by(self, other: Vocabulary) -> Vocabulary:
+        """This vocabulary with `other`'s new characters appended: every known id stays as it is."""
+        return Vocabulary(self.characters + tuple(c for c in other.characters if c not in self.characters))
+
     @property
     def num_classes(self) -> int:
         """Logit classes: the characters and the blank."""

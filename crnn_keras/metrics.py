@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 
@@ -36,3 +37,26 @@ def score(predictions: Sequence[str], truths: Sequence[str]) -> dict:
         "count": count,
         "correct": correct,
     }
+
+
+COVERAGE_LEVELS = (0.90, 0.95, 0.99)
+
+
+def coverage(confidences: Sequence[float], correct: Sequence[bool], levels: Sequence[float] = COVERAGE_LEVELS) -> list[dict]:
+    """Accuracy on the most confident readings: for each level, the share of images kept.
+
+    Readings are sorted by confidence, most confident first; at coverage c the first ceil(c·n)
+    are kept. `threshold` is the lowest confidence kept: a `--min-confidence` that keeps about
+    that share of such images, at about that accuracy.
+
+    >>> coverage([0.9, 0.8, 0.1, 0.7], [True, True, False, True], levels=(0.75,))
+    [{'coverage': 0.75, 'accuracy': 1.0, 'threshold': 0.7}]
+    """
+    order = sorted(range(len(confidences)), key=lambda i: -confidences[i])
+    rows = []
+    for level in levels:
+        kept = order[: max(1, math.ceil(level * len(order) - 1e-9))] if order else []
+        rows.append({"coverage": level,
+                     "accuracy": sum(bool(correct[i]) for i in kept) / len(kept) if kept else 0.0,
+                     "threshold": round(float(confidences[kept[-1]]), 4) if kept else 0.0})
+    return rows

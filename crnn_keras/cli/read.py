@@ -10,7 +10,7 @@ import time
 from crnn_keras import atomic
 from crnn_keras.cli.common import UserError
 from crnn_keras.data.files import list_image_files, list_samples
-from crnn_keras.metrics import score
+from crnn_keras.metrics import coverage, score
 from crnn_keras.runtime.reader import Reader, read_paths
 
 
@@ -32,6 +32,8 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
 def add_predict_arguments(p: argparse.ArgumentParser) -> None:
     add_model_arguments(p)
     p.add_argument("--json", action="store_true", help="JSON lines (path, text, confidence) instead of TSV")
+    p.add_argument("--min-confidence", type=float, metavar="T",
+                   help="reads below T go to stderr as rejected, not stdout (pick T with evaluate's coverage)")
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
 
 
@@ -91,7 +93,8 @@ def evaluate(args) -> int:
     result.update(skipped=skipped, unknown_character_labels=len(unknown),
                   mean_confidence=float(sum(confidences) / len(confidences)),
                   decoder=f"beam({beam})" if beam else "greedy", model=args.model, data=args.data,
-                  seconds=round(time.time() - started, 2))
+                  seconds=round(time.time() - started, 2),
+                  coverage=coverage(confidences, [t == y for t, y in zip(texts, truths)]))
     if args.errors:
         write_errors(args.errors, paths, truths, texts, confidences)
     if args.json:
@@ -100,6 +103,8 @@ def evaluate(args) -> int:
         for key in ("sequence_accuracy", "character_error_rate", "count", "correct", "skipped"):
             value = result[key]
             print(f"{key}\t{value:.4f}" if isinstance(value, float) else f"{key}\t{value}")
+        for row in result["coverage"]:
+            print(f"coverage_{row['coverage']:.2f}\taccuracy {row['accuracy']:.4f} at confidence ≥ {row['threshold']:.4f}")
     return 0
 
 
@@ -118,10 +123,15 @@ def predict(args) -> int:
     files, problems = list_image_files(args.paths)
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
+    if args.min_confidence is not None and not 0.0 <= args.min_confidence <= 1.0:
+        raise UserError(f"--min-confidence: expected a number between 0 and 1, received {args.min_confidence}")
     read = 0
     for path, reading, error in read_paths(reader, files, beam):
         if error:
             print(f"error: {error}", file=sys.stderr)
+        elif args.min_confidence is not None and reading.confidence < args.min_confidence:
+            read += 1
+            print(f"rejected: {tsv_field(path)}\t{tsv_field(reading.text)}\t{reading.confidence:.4f}", file=sys.stderr)
         else:
             read += 1
             if args.json:

@@ -40,6 +40,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--deterministic", action="store_true", help="deterministic TF ops (slower)")
     p.add_argument("--synthetic-count", type=int, default=DEFAULT_SYNTHETIC_COUNT,
                    help="images in the synthetic set used when --data is not given")
+    p.add_argument("--init-from", metavar="MODEL", help="start from this .keras reader: its shape and weights; "
+                   "new characters grow the vocabulary, known ones keep their weights")
     p.add_argument("--resume", metavar="OUT", help="continue the interrupted run in folder OUT (only --epochs may change)")
     p.add_argument("--overwrite", action="store_true", help="replace the run that --out holds")
 
@@ -78,6 +80,9 @@ def resume_configs(args) -> tuple[TrainConfig, ModelConfig]:
 
 def new_configs(args) -> tuple[TrainConfig, ModelConfig]:
     """The run's options, checked before any data is generated or read."""
+    shaped = [flag for flag in given_options(args) if flag in ("--height", "--width", "--rgb")]
+    if args.init_from and shaped:
+        raise UserError(f"--init-from takes the model's shape from {args.init_from}: drop {', '.join(shaped)}")
     model = ModelConfig(height=args.height, width=args.width, channels=3 if args.rgb else 1)
     model.check_input()
     synthetic_epochs = DEFAULT_SYNTHETIC_EPOCHS if not args.data else TrainConfig.epochs
@@ -85,7 +90,8 @@ def new_configs(args) -> tuple[TrainConfig, ModelConfig]:
         val_data=args.val_data, val_split=args.val_split, batch_size=args.batch_size,
         epochs=synthetic_epochs if args.epochs is None else args.epochs,
         learning_rate=args.learning_rate, patience=args.patience, augment=not args.no_augment, seed=args.seed,
-        label_regex=args.label_regex, ignore_case=args.ignore_case, deterministic=args.deterministic)
+        label_regex=args.label_regex, ignore_case=args.ignore_case, deterministic=args.deterministic,
+        init_from=args.init_from)
     TrainConfig(data="", **options)  # refuses bad values now, not after generating thousands of images
     compile_label_regex(args.label_regex)
     if args.synthetic_count < 2:

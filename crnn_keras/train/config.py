@@ -35,6 +35,7 @@ class TrainConfig:
     label_regex: str | None = None
     ignore_case: bool = False
     deterministic: bool = False
+    init_from: str | None = None  # a .keras reader to start from (--init-from)
 
     def __post_init__(self):
         for name in ("epochs", "patience") + (("batch_size",) if self.batch_size is not None else ()):
@@ -54,6 +55,7 @@ class TrainConfig:
         """Reads `run.json`'s "train"; the benchmark keys of version 0.1 are dropped with a note."""
         if isinstance(data, Mapping):
             data = serialization.migrate(data, "run.json train", LEGACY_KEYS)
+            data.setdefault("init_from", None)  # before version 0.2 every run started from scratch
         return serialization.from_dict(cls, data, "run.json train")
 
 

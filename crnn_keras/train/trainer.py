@@ -26,8 +26,11 @@ from crnn_keras.data.source import FolderSource, TrainingData
 from crnn_keras.metrics import score
 from crnn_keras.model.builder import BackboneBuilder, CRNNBuilder
 from crnn_keras.model.config import ModelConfig
-from crnn_keras.model.heads import build_reader, build_trainer, find_backbone
+from crnn_keras.contract import Vocabulary
+from crnn_keras.model.heads import build_reader, build_trainer, find_backbone, find_decoder
+from crnn_keras.model.transfer import config_of, warm_start
 from crnn_keras.run_folder import ResumeState, RunFolder, RunInfo
+from crnn_keras.runtime.keras_reader import load_keras_reader
 from crnn_keras.train import callbacks as cb
 from crnn_keras.train import plots
 from crnn_keras.train.config import TrainConfig, default_batch_size
@@ -73,13 +76,20 @@ def prepare(cfg: TrainConfig, model: ModelConfig, source: FolderSource) -> tuple
 
 
 def new_run(folder: RunFolder, cfg: TrainConfig, model: ModelConfig, data: TrainingData, index: dict,
-            builder: BackboneBuilder, make_optimizer: OptimizerFactory) -> Run:
-    """Builds the model for this data and writes run.json, data.json and the calibration sample."""
-    vocabulary = data.vocabulary()
+            builder: BackboneBuilder, make_optimizer: OptimizerFactory, source: keras.Model | None) -> Run:
+    """Builds the model for this data (from `source`'s weights with --init-from) and writes
+    run.json, data.json and the calibration sample."""
+    known = Vocabulary(tuple(find_decoder(source).vocabulary)) if source is not None else None
+    vocabulary = known.extended_by(data.vocabulary()) if known else data.vocabulary()
     data.val = drop_unspellable(data.val, vocabulary)
     max_label_length = max(data.train.max_label_length, data.val.max_label_length)
-    model = builder.configure(model, max_label_length)
+    if source is None:
+        model = builder.configure(model, max_label_length)
     backbone = builder.build(vocabulary.num_classes, model)
+    if source is not None:
+        warm_start(find_backbone(source), backbone)
+        log.info("starting from %s: %d known characters, %d new", cfg.init_from, len(known),
+                 len(vocabulary) - len(known))
     _check_fit(data, backbone.output.shape[1])
     log.info("%d characters: %s", len(vocabulary), "".join(vocabulary.characters))
     trainer = build_trainer(backbone, max_label_length)
@@ -90,6 +100,14 @@ def new_run(folder: RunFolder, cfg: TrainConfig, model: ModelConfig, data: Train
     folder.write_data_index(index)
     folder.save_calibration(data.calibration_sample(CALIBRATION_SAMPLES, cfg.seed))
     return Run(folder, info, ResumeState(), trainer, build_reader(backbone, vocabulary))
+
+
+def init_source(cfg: TrainConfig, builder: BackboneBuilder) -> tuple[keras.Model, ModelConfig]:
+    """The reader --init-from names, and the model shape it fixes (the data is read at its size)."""
+    if not isinstance(builder, CRNNBuilder):
+        raise ValueError("--init-from: expected the CRNN model family")
+    source = load_keras_reader(cfg.init_from)
+    return source, config_of(find_backbone(source))
 
 
 def resumed_run(folder: RunFolder, cfg: TrainConfig, data: TrainingData, index: dict) -> Run:
@@ -182,7 +200,7 @@ def finish(run: Run, data: TrainingData, cfg: TrainConfig, builder: BackboneBuil
 
 def train(cfg: TrainConfig, model: ModelConfig = ModelConfig(), *, resume: bool = False, overwrite: bool = False,
           builder: BackboneBuilder | None = None, make_optimizer: OptimizerFactory = cosine_adam,
-          monitor: str = "val_accuracy", source: FolderSource | None = None,
+          monitor: str = "val_accuracy", data_source: FolderSource | None = None,
           extra_callbacks: Sequence[keras.callbacks.Callback] = ()) -> dict:
     """Trains into the run folder `cfg.out` and returns a summary (model path, epochs, scores).
 
@@ -198,21 +216,24 @@ def train(cfg: TrainConfig, model: ModelConfig = ModelConfig(), *, resume: bool 
     if monitor not in cb.MONITORS:
         raise ValueError(f"monitor: expected one of {', '.join(cb.MONITORS)}, received {monitor!r}")
     folder = RunFolder(cfg.out)
+    source = None
     if not resume:
+        if cfg.init_from:
+            source, model = init_source(cfg, builder)
         builder.check(model)
         _refuse_a_run(folder, overwrite)
     started = time.time()
-    source = source or FolderSource(cfg.data, cfg.val_data, cfg.val_split, cfg.seed, cfg.label_regex,
-                                    cfg.ignore_case)
-    data, cfg = prepare(cfg, model, source)  # the slow part, before anything is written
+    data_source = data_source or FolderSource(cfg.data, cfg.val_data, cfg.val_split, cfg.seed, cfg.label_regex,
+                                              cfg.ignore_case)
+    data, cfg = prepare(cfg, model, data_source)  # the slow part, before anything is written
     existed = os.path.isdir(folder.path)
     folder.create()
     try:
         with folder.lock():
             if overwrite and not resume:
                 folder.clear()
-            run = (resumed_run(folder, cfg, data, source.index()) if resume else
-                   new_run(folder, cfg, model, data, source.index(), builder, make_optimizer))
+            run = (resumed_run(folder, cfg, data, data_source.index()) if resume else
+                   new_run(folder, cfg, model, data, data_source.index(), builder, make_optimizer, source))
             stopped = fit(run, data, cfg, monitor, extra_callbacks)
             if os.path.exists(folder.file(RunFolder.HISTORY)):
                 best_epoch = folder.read_state().best_epoch if folder.can_resume() else None
