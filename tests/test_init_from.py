@@ -1,7 +1,6 @@
 """Starting from a model you have (--init-from), and confidence a user can act on."""
 
 import json
-import os
 
 import numpy as np
 import pytest
