@@ -35,3 +35,20 @@ def test_synthetic_bench_smoke_writes_results(tmp_path):
     # Train and test come from different seeds: no test image is a training image.
     train_names = set(os.listdir(tmp_path / "work" / "train-48"))
     assert not train_names & set(os.listdir(tmp_path / "work" / "test-8")) - {".complete"}
+
+
+def test_suite_quick_writes_a_row_per_style_and_resumes(tiny_folder, tmp_path):
+    shared = tmp_path / "shared"
+    shutil.copytree(tiny_folder, shared / "captcha_images_v2" / "train")
+    make_folder(str(shared / "captcha_images_v2" / "test"), random_labels(8, seed=9))
+    args = [os.path.join(ROOT, "bench", "suite.py"), "--quick", "--styles", "captcha_images_v2",
+            "--shared", str(shared), "--out", str(tmp_path / "results")]
+    done = run_cli(*args)
+    assert done.returncode == 0, done.stderr[-2000:]
+    [path] = [p for p in os.listdir(tmp_path / "results") if p.startswith("quick-suite-")]
+    [row] = json.load(open(tmp_path / "results" / path))["styles"]
+    for key in ("style", "sequence_accuracy", "character_error_rate", "doubled_sequence_accuracy", "doubled_count",
+                "count", "train_seconds", "epochs", "best_epoch"):
+        assert key in row
+    again = run_cli(*args)
+    assert "already in" in again.stderr and len(json.load(open(tmp_path / "results" / path))["styles"]) == 1

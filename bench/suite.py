@@ -1,0 +1,112 @@
+"""Dev suite: the default recipe on several captcha styles, trained on each style's train split
+and scored on its test split (`bench/results/<prefix><date>-<host>.json`).
+
+    python bench/suite.py                                   # every style below, seed 0
+    python bench/suite.py --styles receita_br tjsp_esaj_br --seed 1
+    python bench/suite.py --quick                           # smoke run: 64 train / 32 test images, 2 epochs
+
+Styles so far: captcha_images_v2 (its fixed 936/104 split) and the four real sets of
+../shared/data/real (see its README: labels `<label>_<n>`, two sets stored lowercase). Each
+style's row is written as soon as it is done; a rerun skips styles already in the output file
+(resumable). Choose recipes by the validation accuracy in each run's history; the test figures
+here are for the final recipe and the previous default only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from bench.machine import header  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REAL_REGEX = r"^(.+)_\d+$"
+# style: (folder with train/ and test/ under the shared data folder, --label-regex, --ignore-case)
+STYLES = {
+    "captcha_images_v2": ("captcha_images_v2", None, False),
+    "receita_br": (os.path.join("real", "receita_br"), REAL_REGEX, True),
+    "tjsp_esaj_br": (os.path.join("real", "tjsp_esaj_br"), REAL_REGEX, True),
+    "henan_digits_cn": (os.path.join("real", "henan_digits_cn"), REAL_REGEX, False),
+    "pku_elective_cn": (os.path.join("real", "pku_elective_cn"), REAL_REGEX, False),
+}
+
+
+def has_doubled(label: str) -> bool:
+    return any(a == b for a, b in zip(label, label[1:]))
+
+
+def subset(src: str, dst: str, count: int) -> str:
+    os.makedirs(dst, exist_ok=True)
+    for name in sorted(n for n in os.listdir(src) if not n.startswith("."))[:count]:
+        shutil.copy(os.path.join(src, name), dst)
+    return dst
+
+
+def run_style(style: str, shared: str, seed: int, quick: bool, work: str) -> dict:
+    from crnn_keras.data.files import list_samples
+    from crnn_keras.metrics import score
+    from crnn_keras.runtime.reader import Reader
+    from crnn_keras.train.config import TrainConfig
+    from crnn_keras.train.trainer import train
+
+    folder, regex, ignore_case = STYLES[style]
+    folder = os.path.join(shared, folder)
+    train_dir, test_dir = os.path.join(folder, "train"), os.path.join(folder, "test")
+    if quick:
+        train_dir = subset(train_dir, os.path.join(work, style, "train"), 64)
+        test_dir = subset(test_dir, os.path.join(work, style, "test"), 32)
+    cfg = TrainConfig(data=train_dir, out=os.path.join(work, style, "run"), seed=seed, label_regex=regex,
+                      ignore_case=ignore_case, **({"epochs": 2} if quick else {}))
+    result = train(cfg)
+    samples, _ = list_samples(test_dir, regex, ignore_case)
+    texts = [r.text.lower() if ignore_case else r.text for r in Reader(result["model"]).read([s.path for s in samples])]
+    truths = [s.label for s in samples]
+    test = score(texts, truths)
+    doubled = [(t, y) for t, y in zip(texts, truths) if has_doubled(y)]
+    return {"style": style, "seed": seed, "sequence_accuracy": test["sequence_accuracy"],
+            "character_error_rate": test["character_error_rate"],
+            "doubled_sequence_accuracy": sum(t == y for t, y in doubled) / len(doubled) if doubled else None,
+            "doubled_count": len(doubled), "count": test["count"], "train_seconds": result["seconds"],
+            "epochs": result["epochs_run"], "best_epoch": result["best_epoch"],
+            "misreads": [[y, t] for t, y in zip(texts, truths) if t != y][:40]}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--styles", nargs="+", choices=sorted(STYLES), default=list(STYLES))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true", help="smoke run: tiny subsets, 2 epochs, no figures")
+    parser.add_argument("--prefix", default="suite-", help="results file name prefix")
+    parser.add_argument("--shared", default=os.path.join(ROOT, "..", "shared", "data"), help="the shared data folder")
+    parser.add_argument("--out", default=os.path.join(ROOT, "bench", "results"))
+    args = parser.parse_args()
+
+    info = header()
+    path = os.path.join(args.out, f"{'quick-' if args.quick else ''}{args.prefix}{info['date']}-{info['machine']['host']}.json")
+    result = json.load(open(path, encoding="utf-8")) if os.path.exists(path) else {**info, "styles": []}
+    done = {(row["style"], row["seed"]) for row in result["styles"]}
+    work = tempfile.mkdtemp(prefix="crnn_suite_")
+    for style in args.styles:
+        if (style, args.seed) in done:
+            print(f"== {style}: already in {path}", file=sys.stderr)
+            continue
+        row = run_style(style, args.shared, args.seed, args.quick, work)
+        print(f"== {json.dumps({k: v for k, v in row.items() if k != 'misreads'})}", file=sys.stderr, flush=True)
+        result["styles"].append(row)
+        os.makedirs(args.out, exist_ok=True)
+        with open(path + ".tmp", "w", encoding="utf-8") as f:
+            json.dump(result, f, indent=1, ensure_ascii=False)
+        os.replace(path + ".tmp", path)
+    shutil.rmtree(work, ignore_errors=True)
+    print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
