@@ -17,6 +17,8 @@ from collections.abc import Iterable
 
 import regex
 
+from crnn_keras.contract import ModelError
+
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 # A label regex runs on every file name; a pattern that backtracks without end must not hang a run.
 REGEX_SECONDS = 1.0
@@ -125,6 +127,18 @@ def regular_file_problem(path: str) -> str | None:
     if not stat.S_ISREG(mode):
         return "is not a regular file (a FIFO, socket or device), so it is not read"
     return None
+
+
+def check_model_file(path: str) -> None:
+    """Refuses a model path that is missing or not a regular file, before anything opens it.
+
+    Raises:
+        ModelError: one line naming the path.
+    """
+    problem = regular_file_problem(path)
+    if problem:
+        reason = "no such model file" if "no such" in problem else problem.replace("an image", "a model file")
+        raise ModelError(f"{path}: {reason}")
 
 
 def _folder_images(folder: str, files: list[str], problems: list[Problem]) -> None:

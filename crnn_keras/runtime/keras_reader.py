@@ -8,7 +8,7 @@ import keras
 import numpy as np
 
 from crnn_keras.contract import ModelError, Vocabulary
-from crnn_keras.data.files import regular_file_problem
+from crnn_keras.data.files import check_model_file
 from crnn_keras.model.decoder import beam_decode
 from crnn_keras.model.heads import find_decoder
 
@@ -20,9 +20,7 @@ def load_keras_reader(path: str) -> keras.Model:
     Raises:
         ModelError: the file is missing, damaged, or not a crnn_keras reader (one line).
     """
-    problem = regular_file_problem(path)
-    if problem:
-        raise ModelError(f"{path}: {'no such model file' if 'no such' in problem else problem}")
+    check_model_file(path)
     if not _is_keras_archive(path):
         raise ModelError(f"{path}: not a .keras file (a zip archive holding config.json): damaged or truncated?")
     try:

@@ -9,7 +9,7 @@ import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
 from crnn_keras.contract import OUTPUTS, SIGNATURE, ModelError, Vocabulary
-from crnn_keras.data.files import regular_file_problem
+from crnn_keras.data.files import check_model_file
 from crnn_keras.quiet import native_stderr_silenced
 
 
@@ -17,9 +17,7 @@ class LiteModel:
     """A crnn_keras TFLite model: image (1, H, W, C) uint8 → ids, confidence, vocabulary."""
 
     def __init__(self, path: str, num_threads: int | None = None):
-        problem = regular_file_problem(path)
-        if problem:
-            raise ModelError(f"{path}: {'no such model file' if 'no such' in problem else problem}")
+        check_model_file(path)
         self.path = path
         self.runner = self._signature_runner(path, num_threads)
         self.height, self.width, self.channels = self._input_size()

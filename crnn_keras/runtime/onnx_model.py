@@ -6,16 +6,14 @@ import numpy as np
 import onnxruntime
 
 from crnn_keras.contract import OUTPUTS, ModelError, Vocabulary
-from crnn_keras.data.files import regular_file_problem
+from crnn_keras.data.files import check_model_file
 
 
 class OnnxModel:
     """A crnn_keras ONNX model: image (B, H, W, C) uint8 → ids, confidence, vocabulary."""
 
     def __init__(self, path: str, num_threads: int | None = None):
-        problem = regular_file_problem(path)
-        if problem:
-            raise ModelError(f"{path}: {'no such model file' if 'no such' in problem else problem}")
+        check_model_file(path)
         self.path = path
         options = onnxruntime.SessionOptions()
         if num_threads:

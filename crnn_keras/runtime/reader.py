@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from crnn_keras.contract import ModelError
-from crnn_keras.data.files import regular_file_problem
+from crnn_keras.data.files import check_model_file
 from crnn_keras.data.images import ImageError, load_image
 from crnn_keras.runtime.lite import LiteModel
 
@@ -42,10 +42,7 @@ class Reader:
     def __init__(self, model):
         if isinstance(model, (str, os.PathLike)):
             path = os.fspath(model)
-            problem = regular_file_problem(path)
-            if problem:
-                raise ModelError(f"{path}: " + ("no such model file" if "no such" in problem else
-                                                problem.replace("an image", "a model file")))
+            check_model_file(path)
             if path.lower().endswith(".tflite"):
                 self._backend = LiteModel(path)
             elif path.lower().endswith(".keras"):
