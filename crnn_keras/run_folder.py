@@ -138,9 +138,12 @@ class RunFolder:
     def file(self, name: str) -> str:
         return os.path.join(self.path, name)
 
-    def create(self) -> None:
+    def check_not_a_file(self) -> None:
         if os.path.exists(self.path) and not os.path.isdir(self.path):
             raise ValueError(f"{self.path}: is a file; the run folder must be a folder")
+
+    def create(self) -> None:
+        self.check_not_a_file()
         os.makedirs(self.path, exist_ok=True)
 
     def can_resume(self) -> bool:

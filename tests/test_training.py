@@ -208,19 +208,20 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tiny_folder, tmp_path):
 
 
 def test_nan_loss_stops_without_saving_that_epoch(tmp_path):
-    from crnn_keras.run_folder import RunFolder
+    from crnn_keras.run_folder import ResumeState, RunFolder
     from crnn_keras.train import callbacks as cb
 
     model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
     folder = RunFolder(str(tmp_path))
     non_finite = cb.StopOnNonFiniteLoss()
     best = cb.BestReader(reader=model, run=folder, best=(0.5, 1.0, 3))
-    chain = [non_finite, best, cb.ResumePoint(folder, best, cb.ElapsedTime()), cb.EarlyStop(best, patience=5)]
+    resume_point = cb.ResumePoint(folder, best, cb.ElapsedTime(), ResumeState())
+    chain = [non_finite, best, resume_point, cb.EarlyStop(best, patience=5)]
     for callback in chain:
         callback.set_model(model)
         callback.on_epoch_end(3, {"loss": math.nan, "val_loss": 1.0, "val_accuracy": 0.9})
     assert non_finite.epoch == 4 and model.stop_training
-    assert best.best_epoch == 3 and os.listdir(tmp_path) == []
+    assert best.best_epoch == 3 and resume_point.state == ResumeState() and os.listdir(tmp_path) == []
 
 
 def test_early_stop_counts_epochs_since_the_best_one(tmp_path):

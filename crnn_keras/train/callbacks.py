@@ -120,19 +120,23 @@ class BestReader(keras.callbacks.Callback):
 
 
 class ResumePoint(keras.callbacks.Callback):
-    """Saves the trainer (weights and optimizer) and state.json after every finite epoch."""
+    """Saves the trainer (weights and optimizer) and state.json after every finite epoch.
 
-    def __init__(self, run: RunFolder, best: BestReader, elapsed: ElapsedTime):
+    `state` is what state.json holds: the state it was given until the first save.
+    """
+
+    def __init__(self, run: RunFolder, best: BestReader, elapsed: ElapsedTime, state: ResumeState):
         super().__init__()
-        self.run, self.best, self.elapsed = run, best, elapsed
+        self.run, self.best, self.elapsed, self.state = run, best, elapsed, state
 
     def on_epoch_end(self, epoch, logs=None):
         if not finite_epoch(logs):
             return
         self.run.save_model(self.model, RunFolder.CHECKPOINT)
-        self.run.write_state(ResumeState(epoch=epoch + 1, best_accuracy=self.best.best_accuracy,
-                                         best_loss=self.best.best_loss, best_epoch=self.best.best_epoch,
-                                         elapsed_s=self.elapsed.seconds))
+        self.state = ResumeState(epoch=epoch + 1, best_accuracy=self.best.best_accuracy,
+                                 best_loss=self.best.best_loss, best_epoch=self.best.best_epoch,
+                                 elapsed_s=self.elapsed.seconds)
+        self.run.write_state(self.state)
 
 
 class EarlyStop(keras.callbacks.Callback):

@@ -151,12 +151,13 @@ def fit(run: Run, data: TrainingData, cfg: TrainConfig, monitor: str,
     best = cb.BestReader(run.reader, run.folder, monitor, (state.best_accuracy, state.best_loss, state.best_epoch))
     non_finite = cb.StopOnNonFiniteLoss()
     elapsed = cb.ElapsedTime(state.elapsed_s)
+    resume_point = cb.ResumePoint(run.folder, best, elapsed, state)
     callbacks = [
         elapsed,
         cb.ValidationMetrics(run.reader, data.val, cfg.batch_size),
         non_finite,
         best,
-        cb.ResumePoint(run.folder, best, elapsed),
+        resume_point,
         cb.EarlyStop(best, cfg.patience),
         cb.HistoryCSV(run.folder.file(RunFolder.HISTORY), elapsed, append=state.epoch > 0),
         *extra_callbacks,
@@ -165,14 +166,14 @@ def fit(run: Run, data: TrainingData, cfg: TrainConfig, monitor: str,
         run.trainer.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, initial_epoch=state.epoch,
                         callbacks=callbacks, shuffle=False,  # the dataset shuffles itself
                         verbose=1 if sys.stdout.isatty() else 2)
+    run.state = resume_point.state  # as state.json holds it
     if non_finite.epoch is not None:
         kept = (f"the best model so far (epoch {best.best_epoch}) is kept in {run.folder.file(RunFolder.MODEL)}"
                 if best.best_epoch else "no epoch finished, so no model was saved")
         return TrainingStopped(f"stopped: the loss became NaN or infinite in epoch {non_finite.epoch}; {kept} — "
                                "try a lower --learning-rate", 3)
     if interrupted:
-        done = run.folder.read_state().epoch if run.folder.can_resume() else 0
-        return TrainingStopped(f"interrupted: {done} epoch(s) saved in {run.folder.path}; continue with: "
+        return TrainingStopped(f"interrupted: {run.state.epoch} epoch(s) saved in {run.folder.path}; continue with: "
                                f"python -m crnn_keras train --resume {run.folder.path}", 130)
     return None
 
@@ -186,12 +187,11 @@ def finish(run: Run, data: TrainingData, cfg: TrainConfig, builder: BackboneBuil
     texts, confidences = cb.predict_texts(reader, data.val.images, cfg.batch_size)
     result = score(texts, data.val.labels)
     plots.predictions(data.val.images, texts, data.val.labels, confidences, folder.file(RunFolder.PREDICTIONS))
-    state = folder.read_state() if folder.can_resume() else run.state
     folder.drop_resume_point()
     return {
         "model": folder.file(RunFolder.MODEL),
-        "best_epoch": state.best_epoch,
-        "epochs_run": state.epoch,
+        "best_epoch": run.state.best_epoch,
+        "epochs_run": run.state.epoch,
         "val_sequence_accuracy": result["sequence_accuracy"],
         "val_character_error_rate": result["character_error_rate"],
         "val_count": result["count"],
@@ -236,8 +236,7 @@ def train(cfg: TrainConfig, model: ModelConfig = ModelConfig(), *, resume: bool 
                    new_run(folder, cfg, model, data, data_source.index(), builder, make_optimizer, source))
             stopped = fit(run, data, cfg, monitor, extra_callbacks)
             if os.path.exists(folder.file(RunFolder.HISTORY)):
-                best_epoch = folder.read_state().best_epoch if folder.can_resume() else None
-                plots.curves(folder.file(RunFolder.HISTORY), folder.file(RunFolder.CURVES), best_epoch)
+                plots.curves(folder.file(RunFolder.HISTORY), folder.file(RunFolder.CURVES), run.state.best_epoch or None)
             if stopped is not None:
                 raise stopped
             return {**finish(run, data, cfg, builder), "seconds": round(time.time() - started, 1)}
@@ -247,8 +246,7 @@ def train(cfg: TrainConfig, model: ModelConfig = ModelConfig(), *, resume: bool 
 
 
 def _refuse_a_run(folder: RunFolder, overwrite: bool) -> None:
-    if os.path.exists(folder.path) and not os.path.isdir(folder.path):
-        raise ValueError(f"{folder.path}: is a file; the run folder must be a folder")
+    folder.check_not_a_file()
     if folder.holds_run() and not overwrite:
         hint = (f"continue with: python -m crnn_keras train --resume {folder.path}, or pass --overwrite"
                 if folder.can_resume() else "choose another --out, or pass --overwrite to replace it")
