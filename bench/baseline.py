@@ -53,7 +53,7 @@ class KerasExampleBuilder:
     def configure(self, config: ModelConfig, max_label_length: int) -> ModelConfig:
         return config
 
-    def build(self, num_classes: int, config: ModelConfig) -> keras.Model:
+    def build(self, num_classes: int, config: ModelConfig, mean_label_length: float | None = None) -> keras.Model:
         return build_keras_example(num_classes, config.height, config.width)
 
     def for_inference(self, backbone: keras.Model, config: ModelConfig) -> keras.Model:

@@ -5,11 +5,13 @@ and scored on its test split (`bench/results/<prefix><date>-<host>.json`).
     python bench/suite.py --styles receita_br tjsp_esaj_br --seed 1
     python bench/suite.py --quick                           # smoke run: 64 train / 32 test images, 2 epochs
 
-Styles so far: captcha_images_v2 (its fixed 936/104 split) and the four real sets of
-../shared/data/real (see its README: labels `<label>_<n>`, two sets stored lowercase). Each
-style's row is written as soon as it is done; a rerun skips styles already in the output file
-(resumable). Choose recipes by the validation accuracy in each run's history; the test figures
-here are for the final recipe and the previous default only.
+Styles: captcha_images_v2 (its fixed 936/104 split), the four real sets of ../shared/data/real
+(see its README: labels `<label>_<n>`, two sets stored lowercase) and four generated styles
+(`bench/styles.py`: captcha, wheezy.captcha and multicolorcaptcha; 1,200 train / 1,000 test,
+≥ 250 doubled-character test labels; built once into --cache). Each style's row is written as
+soon as it is done; a rerun skips styles already in the output file (resumable). Each row also
+holds the run's validation accuracy (`val_sequence_accuracy`): choose recipes by that; the test
+figures are for the final recipe and the previous default only.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench.machine import header  # noqa: E402
+from bench.styles import STYLES as GENERATED  # noqa: E402
+from bench.styles import build_style, has_doubled  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REAL_REGEX = r"^(.+)_\d+$"
@@ -34,11 +38,8 @@ STYLES = {
     "tjsp_esaj_br": (os.path.join("real", "tjsp_esaj_br"), REAL_REGEX, True),
     "henan_digits_cn": (os.path.join("real", "henan_digits_cn"), REAL_REGEX, False),
     "pku_elective_cn": (os.path.join("real", "pku_elective_cn"), REAL_REGEX, False),
+    **{style: (None, REAL_REGEX, False) for style in GENERATED},
 }
-
-
-def has_doubled(label: str) -> bool:
-    return any(a == b for a, b in zip(label, label[1:]))
 
 
 def subset(src: str, dst: str, count: int) -> str:
@@ -48,7 +49,19 @@ def subset(src: str, dst: str, count: int) -> str:
     return dst
 
 
-def run_style(style: str, shared: str, seed: int, quick: bool, work: str) -> dict:
+def misread_grid(samples, texts: list[str], confidences: list[float], out_png: str) -> None:
+    """The first 12 test misreads, so a reader can judge which are label errors."""
+    from crnn_keras.data.images import load_images
+    from crnn_keras.train.plots import predictions
+
+    wrong = [i for i, (s, t) in enumerate(zip(samples, texts)) if s.label != t][:12]
+    if wrong:
+        images, _, _ = load_images([samples[i].path for i in wrong], 64, 160, 1)
+        predictions(images, [texts[i] for i in wrong], [samples[i].label for i in wrong],
+                    [confidences[i] for i in wrong], out_png, split=f"test ({len(samples)} images)")
+
+
+def run_style(style: str, shared: str, seed: int, quick: bool, work: str, cache: str, grid: str | None) -> dict:
     from crnn_keras.data.files import list_samples
     from crnn_keras.metrics import score
     from crnn_keras.runtime.reader import Reader
@@ -56,17 +69,23 @@ def run_style(style: str, shared: str, seed: int, quick: bool, work: str) -> dic
     from crnn_keras.train.trainer import train
 
     folder, regex, ignore_case = STYLES[style]
-    folder = os.path.join(shared, folder)
+    if folder is None:
+        folder = build_style(style, *((work, 0, (64, 32, 8)) if quick else (cache,)))
+    else:
+        folder = os.path.join(shared, folder)
     train_dir, test_dir = os.path.join(folder, "train"), os.path.join(folder, "test")
-    if quick:
+    if quick and style not in GENERATED:
         train_dir = subset(train_dir, os.path.join(work, style, "train"), 64)
         test_dir = subset(test_dir, os.path.join(work, style, "test"), 32)
     cfg = TrainConfig(data=train_dir, out=os.path.join(work, style, "run"), seed=seed, label_regex=regex,
                       ignore_case=ignore_case, **({"epochs": 2} if quick else {}))
     result = train(cfg)
     samples, _ = list_samples(test_dir, regex, ignore_case)
-    texts = [r.text.lower() if ignore_case else r.text for r in Reader(result["model"]).read([s.path for s in samples])]
+    readings = Reader(result["model"]).read([s.path for s in samples])
+    texts = [r.text.lower() if ignore_case else r.text for r in readings]
     truths = [s.label for s in samples]
+    if grid:
+        misread_grid(samples, texts, [r.confidence for r in readings], grid)
     test = score(texts, truths)
     doubled = [(t, y) for t, y in zip(texts, truths) if has_doubled(y)]
     return {"style": style, "seed": seed, "sequence_accuracy": test["sequence_accuracy"],
@@ -74,6 +93,7 @@ def run_style(style: str, shared: str, seed: int, quick: bool, work: str) -> dic
             "doubled_sequence_accuracy": sum(t == y for t, y in doubled) / len(doubled) if doubled else None,
             "doubled_count": len(doubled), "count": test["count"], "train_seconds": result["seconds"],
             "epochs": result["epochs_run"], "best_epoch": result["best_epoch"],
+            "val_sequence_accuracy": result["val_sequence_accuracy"], "val_count": result["val_count"],
             "misreads": [[y, t] for t, y in zip(texts, truths) if t != y][:40]}
 
 
@@ -85,6 +105,8 @@ def main() -> int:
     parser.add_argument("--prefix", default="suite-", help="results file name prefix")
     parser.add_argument("--shared", default=os.path.join(ROOT, "..", "shared", "data"), help="the shared data folder")
     parser.add_argument("--out", default=os.path.join(ROOT, "bench", "results"))
+    parser.add_argument("--cache", default=os.path.join(os.path.expanduser("~"), ".cache", "crnn_keras", "suite"),
+                        help="where the generated styles are built (once)")
     args = parser.parse_args()
 
     info = header()
@@ -96,7 +118,8 @@ def main() -> int:
         if (style, args.seed) in done:
             print(f"== {style}: already in {path}", file=sys.stderr)
             continue
-        row = run_style(style, args.shared, args.seed, args.quick, work)
+        grid = None if args.quick else path.replace(".json", f"-misreads-{style}.png")
+        row = run_style(style, args.shared, args.seed, args.quick, work, args.cache, grid)
         print(f"== {json.dumps({k: v for k, v in row.items() if k != 'misreads'})}", file=sys.stderr, flush=True)
         result["styles"].append(row)
         os.makedirs(args.out, exist_ok=True)

@@ -35,6 +35,7 @@ def main() -> int:
     parser.add_argument("--until", type=float, help="stop a run once val accuracy reaches this; no test scoring")
     parser.add_argument("--max-epochs", type=int, help="with --until: give up after this many epochs")
     parser.add_argument("--data", default=os.path.join(root, "..", "shared", "data", "captcha_images_v2"))
+    parser.add_argument("--style", help="a dev-suite style (bench/suite.py) instead of --data; validation only")
     parser.add_argument("--out", default=os.path.join(root, "bench", "results", "sweep.jsonl"))
     args = parser.parse_args()
 
@@ -57,7 +58,13 @@ def main() -> int:
             if logs["val_accuracy"] >= args.until or (args.max_epochs and epoch + 1 >= args.max_epochs):
                 self.model.stop_training = True
 
-    samples, _ = list_samples(os.path.join(args.data, "test"))
+    if args.style:
+        from bench.suite import STYLES
+
+        folder, regex, ignore_case = STYLES[args.style]
+        args.data = os.path.join(root, "..", "shared", "data", folder)
+        train_kwargs = {"label_regex": regex, "ignore_case": ignore_case, **train_kwargs}
+    samples = [] if args.style else list_samples(os.path.join(args.data, "test"))[0]
     work = tempfile.mkdtemp(prefix="crnn_sweep_")
     for seed in args.seeds:
         out = os.path.join(work, f"{args.name}-{seed}")
@@ -75,7 +82,8 @@ def main() -> int:
             "loss_per_epoch": [round(float(r["loss"]), 2) for r in history],
             "val_accuracy_per_epoch": [round(float(r["val_accuracy"]), 3) for r in history],
         }
-        if args.until is None:
+        row["style"] = args.style
+        if args.until is None and not args.style:
             texts = [r.text for r in Reader(result["model"]).read([s.path for s in samples])]
             test = score(texts, [s.label for s in samples])
             row.update(test_correct=test["correct"], test_count=test["count"],

@@ -52,3 +52,24 @@ def test_suite_quick_writes_a_row_per_style_and_resumes(tiny_folder, tmp_path):
         assert key in row
     again = run_cli(*args)
     assert "already in" in again.stderr and len(json.load(open(tmp_path / "results" / path))["styles"]) == 1
+
+
+def test_suite_quick_generates_its_own_styles(tmp_path):
+    done = run_cli(os.path.join(ROOT, "bench", "suite.py"), "--quick", "--styles", "tiny_1bit", "multicolor",
+                   "--shared", str(tmp_path / "no-shared"), "--out", str(tmp_path / "results"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    [path] = os.listdir(tmp_path / "results")
+    rows = json.load(open(tmp_path / "results" / path))["styles"]
+    assert [row["style"] for row in rows] == ["tiny_1bit", "multicolor"]
+    assert all(row["count"] == 32 and row["doubled_count"] >= 8 for row in rows)
+
+
+def test_generated_test_splits_hold_their_doubled_labels():
+    import random
+
+    from bench.styles import draw_labels, has_doubled
+
+    labels = draw_labels(random.Random(0), 100, "abc", (4, 4), doubled=100)
+    assert all(map(has_doubled, labels)) and all(len(label) == 4 for label in labels)
+    uniform = draw_labels(random.Random(0), 1000, "0123456789", (4, 4), doubled=0)
+    assert 200 < sum(map(has_doubled, uniform)) < 350  # 1 − 0.9³ ≈ 27% by chance

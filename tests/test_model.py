@@ -81,9 +81,11 @@ def test_model_with_lambda_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("width, longest, halvings, steps", [
-    (128, 5, 3, 16),   # captchas: 16 steps hold 2·5+1 frames
-    (128, 8, 2, 32),   # 17 frames needed
-    (128, 20, 1, 64),  # 41 frames
+    (160, 5, 2, 40),   # captchas: 6 steps a character
+    (160, 2, 3, 20),   # short labels keep the most halvings
+    (128, 5, 2, 32),
+    (128, 8, 1, 64),   # 48 frames wanted
+    (128, 20, 1, 64),  # 120 wanted: none holds them, so the most steps
     (130, 5, 1, 65),   # 130 halves only once
     (16, 10, 1, 8),    # nothing holds 21 frames: the most steps (the stem always halves), and
                        # check_labels_fit then names the label
@@ -98,10 +100,23 @@ def test_without_a_strided_stem_the_blocks_may_keep_the_full_width():
     assert (fitted.width_halvings, fitted.time_steps) == (0, 16)
 
 
+def test_the_blank_prior_starts_the_blank_logit_at_its_share():
+    import keras
+
+    from crnn_keras.model.builder import CRNNBuilder
+
+    config = ModelConfig(height=16, width=64, block_widths=(8, 8), rnn_units=8, width_halvings=2)
+    backbone = CRNNBuilder().build(5, config, mean_label_length=4.0)
+    probabilities = keras.ops.softmax(backbone.get_layer("logits").bias).numpy()
+    assert probabilities[0] == pytest.approx(1 - 4 / 16) and probabilities[1:] == pytest.approx([0.0625] * 4)
+    scratch = CRNNBuilder().build(5, config)  # --init-from: the weights come from the source
+    assert not scratch.get_layer("logits").bias.numpy().any()
+
+
 def test_width_halvings_never_exceed_the_blocks():
     # Height 8: the stem halves it to 4 and one block to 2, so at most two halvings.
-    assert ModelConfig(height=8, width=64).fit_labels(3).width_halvings == 2
-    assert ModelConfig(height=8, width=64, stem_stride=1).fit_labels(3).width_halvings == 2
+    assert ModelConfig(height=8, width=64).fit_labels(1).width_halvings == 2
+    assert ModelConfig(height=8, width=64, stem_stride=1).fit_labels(1).width_halvings == 2
 
 
 def test_folding_batch_norm_keeps_the_outputs_and_drops_the_layers():

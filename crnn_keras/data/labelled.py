@@ -34,6 +34,10 @@ class LabelledImages:
     def max_label_length(self) -> int:
         return max(len(label) for label in self.labels)
 
+    @property
+    def mean_label_length(self) -> float:
+        return sum(map(len, self.labels)) / len(self.labels)
+
 
 def load_folder(folder: str, height: int, width: int, channels: int, label_regex: str | None = None,
                 ignore_case: bool = False) -> tuple[LabelledImages, list[Problem]]:

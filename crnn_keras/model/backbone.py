@@ -47,11 +47,13 @@ def basic_block(x, filters: int, strides: tuple[int, int], name: str, folded: bo
     return layers.ReLU(name=f"{name}_out")(y)
 
 
-def build_backbone(num_classes: int, config: ModelConfig = ModelConfig(), folded: bool = False) -> keras.Model:
+def build_backbone(num_classes: int, config: ModelConfig = ModelConfig(), folded: bool = False,
+                   blank_share: float | None = None) -> keras.Model:
     """The CRNN proper: uint8 image (B, H, W, C) → logits (B, T, num_classes).
 
     `folded` builds the inference form, with no BatchNormalization layers; `fold_batch_norm`
-    fills it from a trained backbone.
+    fills it from a trained backbone. `blank_share` (0 < share < 1) starts the logits at that
+    probability of the blank and the rest spread over the characters (`blank_prior_bias`).
     """
     config.validate()
     image = keras.Input((config.height, config.width, config.channels), dtype="uint8", name="image")
@@ -73,8 +75,29 @@ def build_backbone(num_classes: int, config: ModelConfig = ModelConfig(), folded
     x = layers.Reshape((config.time_steps, filters[-1]), name="to_sequence")(x)
     x = layers.Dropout(config.dropout, name="dropout")(x)
     x = layers.Bidirectional(layers.GRU(config.rnn_units, return_sequences=True), name="bigru")(x)
-    logits = layers.Dense(num_classes, name="logits")(x)
+    dense = layers.Dense(num_classes, name="logits")
+    logits = dense(x)
+    if blank_share is not None:
+        dense.bias.assign(blank_prior_bias(num_classes, blank_share))
     return keras.Model(image, logits, name=BACKBONE_NAME)
+
+
+def blank_prior_bias(num_classes: int, blank_share: float) -> np.ndarray:
+    """Logit biases (num_classes,) whose softmax is `blank_share` for the blank (class 0) and
+    the rest split evenly over the characters.
+
+    CTC's first epochs otherwise go to learning that most frames are blank; with many frames
+    a character, the model then sat at the all-blank output for many epochs (bench/NOTES.md).
+    Starting there costs nothing and the characters are learnt from the first steps.
+
+    >>> np.round(np.exp(blank_prior_bias(3, 0.8)), 2)
+    array([0.8, 0.1, 0.1], dtype=float32)
+    """
+    if not 0.0 < blank_share < 1.0 or num_classes < 2:
+        raise ValueError(f"blank_share: expected 0 < share < 1 and ≥ 2 classes, received {blank_share}, {num_classes}")
+    bias = np.full(num_classes, np.log((1.0 - blank_share) / (num_classes - 1)), dtype="float32")
+    bias[0] = np.log(blank_share)
+    return bias
 
 
 def fold_batch_norm(backbone: keras.Model, config: ModelConfig) -> keras.Model:

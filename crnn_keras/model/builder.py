@@ -24,8 +24,10 @@ class BackboneBuilder(Protocol):
     def configure(self, config: ModelConfig, max_label_length: int) -> ModelConfig:
         """The config to build for labels of up to `max_label_length` (raises ValueError)."""
 
-    def build(self, num_classes: int, config: ModelConfig) -> keras.Model:
-        """A backbone named "crnn": uint8 image (B, H, W, C) → logits (B, T, num_classes)."""
+    def build(self, num_classes: int, config: ModelConfig, mean_label_length: float | None = None) -> keras.Model:
+        """A backbone named "crnn": uint8 image (B, H, W, C) → logits (B, T, num_classes).
+
+        `mean_label_length` (training from scratch) lets it start from the data's blank prior."""
 
     def for_inference(self, backbone: keras.Model, config: ModelConfig) -> keras.Model:
         """The trained backbone as it is saved for reading."""
@@ -46,8 +48,12 @@ class CRNNBuilder:
         fitted.validate()
         return fitted
 
-    def build(self, num_classes: int, config: ModelConfig) -> keras.Model:
-        return build_backbone(num_classes, config)
+    def build(self, num_classes: int, config: ModelConfig, mean_label_length: float | None = None) -> keras.Model:
+        share = None
+        if mean_label_length:
+            # One frame per character at most is non-blank in a CTC alignment.
+            share = 1.0 - min(0.5, mean_label_length / config.time_steps)
+        return build_backbone(num_classes, config, blank_share=share)
 
     def for_inference(self, backbone: keras.Model, config: ModelConfig) -> keras.Model:
         # Batch normalization only matters while training: folded, predict runs one op where

@@ -11,6 +11,9 @@ from crnn_keras import serialization
 
 log = logging.getLogger(__name__)
 
+# Time steps per character of the longest label that `fit_labels` aims for.
+FRAMES_PER_CHARACTER = 6
+
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
@@ -24,15 +27,15 @@ class ModelConfig:
             the full input size (the costliest part of predict); 1 keeps them.
         block_widths: filters of the last four BasicBlocks; for a taller input
             the first width repeats, for a shorter one the first blocks go.
-        width_halvings: how many times the width is halved, the stem's included;
-            time steps = width / 2**width_halvings. Training lowers it when the
-            longest label needs more steps (`fit_labels`).
+        width_halvings: the most times the width is halved, the stem's included;
+            time steps = width / 2**width_halvings. Training lowers it until the
+            longest label has 6 steps a character (`fit_labels`).
         rnn_units: GRU units per direction.
         dropout: before the GRU, during training only.
 
     Example:
-    >>> ModelConfig(height=32, width=128).fit_labels(6).time_steps
-    16
+    >>> ModelConfig().fit_labels(5).time_steps  # 64x160, 5 characters: 6 steps each at least
+    40
     """
 
     height: int = 64
@@ -90,16 +93,17 @@ class ModelConfig:
         dataclasses.replace(self, width_halvings=self.stem_halvings).validate()
 
     def fit_labels(self, max_label_length: int) -> ModelConfig:
-        """This config with the most width halvings (≤ width_halvings) whose time
-        steps still hold 2·max_label_length+1 frames; none when no count does (the
-        most time steps, so the error then names what the width allows).
+        """This config with the most width halvings (≤ width_halvings) that give each character
+        of the longest label FRAMES_PER_CHARACTER time steps; when none does, the most time
+        steps the input allows (CTC's minimum, 2·len+1, is checked on the data later).
 
-        CTC needs 2·len+1 frames for a label of doubled letters, but more frames
-        than that make its all-blank start last longer: on captcha_images_v2 with
-        5-letter labels, 32 steps sat at the all-blank loss for up to 20 epochs and
-        16 steps never did (bench/NOTES.md).
+        Doubled letters need frames to spare: on real captchas with 4 characters, 20 steps
+        (5 a character) read `33hh` as `3hh`, and 40 steps read them all. Many frames used to
+        make CTC's all-blank start last long (11 epochs at 40 steps on captcha_images_v2); the
+        blank logit's prior at initialization (`build_backbone(blank_share=…)`) removed that
+        (3 epochs to 0.95 validation accuracy; bench/NOTES.md).
         """
-        needed = 2 * max_label_length + 1
+        needed = FRAMES_PER_CHARACTER * max_label_length
         fewest = self.stem_halvings
         for halvings in range(min(self.width_halvings, self.num_blocks + fewest), fewest - 1, -1):
             if self.width % 2**halvings == 0 and self.width // 2**halvings >= needed:

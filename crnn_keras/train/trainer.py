@@ -85,8 +85,9 @@ def new_run(folder: RunFolder, cfg: TrainConfig, model: ModelConfig, data: Train
     max_label_length = max(data.train.max_label_length, data.val.max_label_length)
     if source is None:
         model = builder.configure(model, max_label_length)
-    backbone = builder.build(vocabulary.num_classes, model)
-    if source is not None:
+        backbone = builder.build(vocabulary.num_classes, model, data.train.mean_label_length)
+    else:
+        backbone = builder.build(vocabulary.num_classes, model)
         warm_start(find_backbone(source), backbone)
         log.info("starting from %s: %d known characters, %d new", cfg.init_from, len(known),
                  len(vocabulary) - len(known))
