@@ -66,4 +66,4 @@ def constant_adam(cfg, steps_per_epoch: int) -> keras.optimizers.Optimizer:
 
 
 # The example's recipe, as keyword arguments of train().
-RECIPE = dict(builder=KerasExampleBuilder(), make_optimizer=constant_adam, monitor="val_loss")
+RECIPE = dict(builder=KerasExampleBuilder(), make_optimizer=constant_adam, monitor="val_loss", early_stop_after=0.0)

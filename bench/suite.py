@@ -54,11 +54,13 @@ def misread_grid(samples, texts: list[str], confidences: list[float], out_png: s
     from crnn_keras.data.images import load_images
     from crnn_keras.train.plots import predictions
 
-    wrong = [i for i, (s, t) in enumerate(zip(samples, texts)) if s.label != t][:12]
+    misread = [i for i, (s, t) in enumerate(zip(samples, texts)) if s.label != t]
+    wrong = misread[:12]
     if wrong:
         images, _, _ = load_images([samples[i].path for i in wrong], 64, 160, 1)
         predictions(images, [texts[i] for i in wrong], [samples[i].label for i in wrong],
-                    [confidences[i] for i in wrong], out_png, split=f"test ({len(samples)} images)")
+                    [confidences[i] for i in wrong], out_png,
+                    title=f"test: {len(misread)} misread of {len(samples)}; the first {len(wrong)} (file order)")
 
 
 def run_style(style: str, shared: str, seed: int, quick: bool, work: str, cache: str, grid: str | None) -> dict:

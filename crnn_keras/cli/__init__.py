@@ -1,4 +1,4 @@
-"""Command line: `python -m crnn_keras {train,evaluate,predict,export,explain,serve}` (or `crnn-keras`).
+"""Command line: `python -m crnn_keras {train,evaluate,predict,export,explain,serve,dataset}` (or `crnn-keras`).
 
 Results go to stdout (pipe them); diagnostics and one-line errors to stderr.
 """
@@ -10,12 +10,12 @@ import logging
 import os
 import sys
 
-from crnn_keras.cli import explain, export, read, serve, train
+from crnn_keras.cli import dataset, explain, export, read, serve, train
 from crnn_keras.cli.common import run_command
 from crnn_keras.quiet import native_stderr_silenced
 
 COMMANDS = {"train": train.run, "evaluate": read.evaluate, "predict": read.predict, "export": export.run,
-            "explain": explain.run, "serve": serve.run}
+            "explain": explain.run, "serve": serve.run, "dataset": dataset.run}
 
 
 class _ShowDefaults(argparse.HelpFormatter):
@@ -42,6 +42,7 @@ def parser(prog: str = "python -m crnn_keras") -> argparse.ArgumentParser:
     export.add_arguments(command("export", "write a TFLite or ONNX model"))
     explain.add_arguments(command("explain", "draw how a .keras model reads each image"))
     serve.add_arguments(command("serve", "read uploaded images over HTTP"))
+    dataset.add_arguments(command("dataset", "turn labelled images into a TFDS dataset (dataset build)"))
     return p
 
 
@@ -54,6 +55,7 @@ def _probe_devices_quietly() -> None:
 
 def main(argv: list[str] | None = None, prog: str = "python -m crnn_keras") -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    logging.getLogger("absl").setLevel(logging.WARNING)  # TFDS narrates every dataset it opens
     args = parser(prog).parse_args(argv)
     _probe_devices_quietly()
     try:

@@ -8,8 +8,9 @@ import sys
 import time
 
 from crnn_keras import atomic
-from crnn_keras.cli.common import UserError
+from crnn_keras.cli.common import UserError, error_line
 from crnn_keras.data.files import list_image_files, list_samples
+from crnn_keras.data.manifest import read_manifest
 from crnn_keras.metrics import coverage, score
 from crnn_keras.runtime.reader import Reader, read_paths
 
@@ -21,7 +22,11 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
 
 def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
     add_model_arguments(p)
-    p.add_argument("--data", required=True, help="folder of images named by their labels")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", help="folder of images named by their labels")
+    source.add_argument("--labels", metavar="FILE", help="CSV or TSV of path,label rows (paths relative to FILE)")
+    source.add_argument("--tfds", metavar="DATA_DIR", help="a TFDS dataset made by `dataset build` (see --split)")
+    p.add_argument("--split", default="test", help="with --tfds: the split to score (TFDS slicing works: train[:10%%])")
     p.add_argument("--label-regex", help="label = first capture group of this regex on the file name")
     p.add_argument("--ignore-case", action="store_true", help="compare in lower case")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -60,8 +65,14 @@ def beam_width(args) -> int | None:
 
 
 def read_labelled(args, reader: Reader) -> tuple[list[str], list[str], list[float], list[str], int]:
-    """(readings, truths, confidences, paths, files skipped) for the labelled folder args.data."""
-    samples, problems = list_samples(args.data, args.label_regex, args.ignore_case)
+    """(readings, truths, confidences, paths, files skipped) for the labelled folder args.data,
+    the labels file args.labels or the split of the TFDS dataset args.tfds."""
+    if args.tfds:
+        return read_dataset_split(args, reader)
+    if args.labels:
+        samples, problems = read_manifest(args.labels, args.ignore_case)
+    else:
+        samples, problems = list_samples(args.data, args.label_regex, args.ignore_case)
     for problem in problems:
         print(f"skipped: {problem}", file=sys.stderr)
     texts, truths, confidences, paths = [], [], [], []
@@ -76,8 +87,35 @@ def read_labelled(args, reader: Reader) -> tuple[list[str], list[str], list[floa
         confidences.append(reading.confidence)
         paths.append(path)
     if not texts:
-        raise UserError(f"{args.data}: no image could be read")
+        raise UserError(f"{args.labels or args.data}: no image could be read")
     return texts, truths, confidences, paths, len(problems)
+
+
+def read_dataset_split(args, reader: Reader, batch: int = 256):
+    """Like read_labelled for a TFDS split, read in batches (never all in memory)."""
+    import tensorflow_datasets as tfds
+
+    from crnn_keras.data.streamed import find_dataset_dir
+
+    builder = tfds.builder_from_directory(find_dataset_dir(args.tfds))
+    stored, wanted = tuple(builder.info.features["image"].shape), (reader.height, reader.width, reader.channels)
+    if stored != wanted:
+        raise UserError(f"{args.tfds}: images are stored at {'x'.join(map(str, stored))}, the model takes "
+                        f"{'x'.join(map(str, wanted))}: build the dataset at the model's size")
+    try:
+        ds = builder.as_dataset(split=args.split, shuffle_files=False).batch(batch)
+    except (ValueError, KeyError, AssertionError) as error:
+        raise UserError(f"{args.tfds}: no split {args.split!r} (it has {', '.join(builder.info.splits)}): "
+                        f"{error_line(error)}") from None
+    texts, truths, confidences = [], [], []
+    for examples in tfds.as_numpy(ds):
+        for reading, label in zip(reader.read_arrays(examples["image"], beam_width(args)), examples["label"]):
+            texts.append(reading.text.lower() if args.ignore_case else reading.text)
+            truths.append(label.decode("utf-8"))
+            confidences.append(reading.confidence)
+    if not texts:
+        raise UserError(f"{args.tfds}: split {args.split!r} is empty")
+    return texts, truths, confidences, [f"{args.split}#{i}" for i in range(len(texts))], 0
 
 
 def evaluate(args) -> int:
@@ -92,7 +130,7 @@ def evaluate(args) -> int:
     result = score(texts, truths)
     result.update(skipped=skipped, unknown_character_labels=len(unknown),
                   mean_confidence=float(sum(confidences) / len(confidences)),
-                  decoder=f"beam({beam})" if beam else "greedy", model=args.model, data=args.data,
+                  decoder=f"beam({beam})" if beam else "greedy", model=args.model, data=args.labels or args.data or f"{args.tfds} ({args.split})",
                   seconds=round(time.time() - started, 2),
                   coverage=coverage(confidences, [t == y for t, y in zip(texts, truths)]))
     if args.errors:

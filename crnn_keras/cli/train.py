@@ -21,7 +21,11 @@ DEFAULT_SYNTHETIC_EPOCHS = 12
 def add_arguments(p: argparse.ArgumentParser) -> None:
     d, m = TrainConfig(data=""), ModelConfig()
     p.add_argument("--data", help="folder of images named by their labels (default: a synthetic captcha set)")
-    p.add_argument("--val-data", help="validation folder (default: split off --val-split of --data)")
+    p.add_argument("--labels", metavar="FILE", help="CSV or TSV of path,label rows (paths relative to FILE) "
+                   "to train on instead of --data")
+    p.add_argument("--tfds", metavar="DATA_DIR", help="stream a TFDS dataset made by `dataset build` instead of "
+                   "--data (its validation split, else a seeded --val-split slice of train)")
+    p.add_argument("--val-data", help="validation folder (default: split off --val-split of the training data)")
     p.add_argument("--val-split", type=float, default=d.val_split, help="fraction held out for validation")
     p.add_argument("--out", help="run folder (default: runs/<data name>, never overwriting a run)")
     p.add_argument("--epochs", type=int, help=f"most epochs (default {d.epochs}; synthetic {DEFAULT_SYNTHETIC_EPOCHS})")
@@ -30,7 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--patience", type=int, default=d.patience, help="epochs without a better val accuracy")
     p.add_argument("--height", type=int, default=m.height, help="input height: 8, 16, 32, 64, …")
     p.add_argument("--width", type=int, default=m.width,
-                   help="input width (time steps = width / 8, more when the longest label needs them)")
+                   help="input width (time steps: 6 a character of the longest label, at least width / 8)")
     p.add_argument("--rgb", action="store_true", help="read colour (default: grayscale)")
     p.add_argument("--label-regex", help="label = first capture group of this regex on the file name (no extension)")
     p.add_argument("--ignore-case", action="store_true", help="fold labels to lower case")
@@ -85,20 +89,31 @@ def new_configs(args) -> tuple[TrainConfig, ModelConfig]:
         raise UserError(f"--init-from takes the model's shape from {args.init_from}: drop {', '.join(shaped)}")
     model = ModelConfig(height=args.height, width=args.width, channels=3 if args.rgb else 1)
     model.check_input()
-    synthetic_epochs = DEFAULT_SYNTHETIC_EPOCHS if not args.data else TrainConfig.epochs
+    sources = [flag for flag, value in (("--data", args.data), ("--labels", args.labels), ("--tfds", args.tfds)) if value]
+    if len(sources) > 1:
+        raise UserError(f"give one of --data (a folder), --labels (a labels file) or --tfds (a dataset), not "
+                        f"{' and '.join(sources)}")
+    if args.tfds and (args.val_data or args.label_regex or args.ignore_case):
+        raise UserError("--tfds: the dataset holds its labels and splits; --val-data, --label-regex and "
+                        "--ignore-case belong to `dataset build`")
+    synthetic_epochs = DEFAULT_SYNTHETIC_EPOCHS if not sources else TrainConfig.epochs
     options = dict(
         val_data=args.val_data, val_split=args.val_split, batch_size=args.batch_size,
         epochs=synthetic_epochs if args.epochs is None else args.epochs,
         learning_rate=args.learning_rate, patience=args.patience, augment=not args.no_augment, seed=args.seed,
         label_regex=args.label_regex, ignore_case=args.ignore_case, deterministic=args.deterministic,
-        init_from=args.init_from)
+        init_from=args.init_from, labels=args.labels, tfds=args.tfds)
     TrainConfig(data="", **options)  # refuses bad values now, not after generating thousands of images
     compile_label_regex(args.label_regex)
     if args.synthetic_count < 2:
         raise UserError(f"--synthetic-count: expected an integer ≥ 2, received {args.synthetic_count}")
-    data = args.data or synthetic.default_dataset(args.synthetic_count)
-    # The name comes from the absolute path: `--data ..` or `--data .` name the folder itself.
-    name = os.path.basename(os.path.abspath(data).rstrip(os.sep)) or "run"
+    if args.labels or args.tfds:
+        source = os.path.abspath(args.labels or args.tfds).rstrip(os.sep)
+        data, name = "", os.path.splitext(os.path.basename(source))[0] or "run"
+    else:
+        data = args.data or synthetic.default_dataset(args.synthetic_count)
+        # The name comes from the absolute path: `--data ..` or `--data .` name the folder itself.
+        name = os.path.basename(os.path.abspath(data).rstrip(os.sep)) or "run"
     out = args.out or free_run_folder(os.path.join("runs", name))
     return TrainConfig(data=data, out=out, **options), model
 def run(args) -> int:

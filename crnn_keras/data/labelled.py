@@ -9,8 +9,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from crnn_keras.contract import Vocabulary
-from crnn_keras.data.files import Problem, list_samples
+from crnn_keras.data.files import Problem, Sample, list_samples
 from crnn_keras.data.images import load_images
+from crnn_keras.data.manifest import read_manifest
+
 
 @dataclasses.dataclass
 class LabelledImages:
@@ -34,6 +36,9 @@ class LabelledImages:
     def max_label_length(self) -> int:
         return max(len(label) for label in self.labels)
 
+    def images_at(self, index: Sequence[int]) -> np.ndarray:
+        return self.images[list(index)]
+
     @property
     def mean_label_length(self) -> float:
         return sum(map(len, self.labels)) / len(self.labels)
@@ -47,10 +52,23 @@ def load_folder(folder: str, height: int, width: int, channels: int, label_regex
         FileNotFoundError, ValueError: missing folder, no images, none readable.
     """
     samples, problems = list_samples(folder, label_regex, ignore_case)
+    return load_samples(folder, samples, problems, height, width, channels)
+
+
+def load_manifest(manifest: str, height: int, width: int, channels: int,
+                  ignore_case: bool = False) -> tuple[LabelledImages, list[Problem]]:
+    """Reads and decodes the images a labels file lists (`crnn_keras.data.manifest`)."""
+    samples, problems = read_manifest(manifest, ignore_case)
+    return load_samples(manifest, samples, problems, height, width, channels)
+
+
+def load_samples(what: str, samples: list[Sample], problems: list[Problem], height: int, width: int,
+                 channels: int) -> tuple[LabelledImages, list[Problem]]:
+    """Decodes listed samples; files that cannot be read join `problems`."""
     images, kept, errors = load_images([s.path for s in samples], height, width, channels)
-    problems += [Problem(samples[i].path, reason) for i, reason in errors]
+    problems = problems + [Problem(samples[i].path, reason) for i, reason in errors]
     if not kept:
-        raise ValueError(f"{folder}: none of its {len(samples)} labelled images could be read")
+        raise ValueError(f"{what}: none of its {len(samples)} labelled images could be read")
     good = [samples[i] for i in kept]
     return LabelledImages(images, [s.label for s in good], [s.path for s in good]), problems
 

@@ -73,7 +73,6 @@ def make_dataset(
     seed: int = 0,
 ) -> tf.data.Dataset:
     """Batches of {"image": (B, H, W, C) uint8, "labels": (B, L) int32 padded with the blank}."""
-    lookup = make_lookup(vocabulary)
     # Shuffle indices, then gather each batch from the one image tensor: a shuffle buffer
     # of images would hold a second copy of the whole set.
     images = tf.convert_to_tensor(data.images)
@@ -82,6 +81,14 @@ def make_dataset(
     if shuffle:
         ds = ds.shuffle(len(data), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size).map(lambda index: (tf.gather(images, index), tf.gather(labels, index)))
+    return encode_batches(ds, vocabulary, max_label_length, augment_images, seed)
+
+
+def encode_batches(batches: tf.data.Dataset, vocabulary: Vocabulary, max_label_length: int,
+                   augment_images: bool = False, seed: int = 0) -> tf.data.Dataset:
+    """(images (B, H, W, C) uint8, labels (B,) string) batches → the trainer's
+    {"image", "labels": (B, max_label_length) int32 padded with the blank}, prefetched."""
+    lookup = make_lookup(vocabulary)
 
     def encode(images, labels):
         chars = tf.strings.unicode_split(labels, "UTF-8")  # ragged (B, None)
@@ -91,4 +98,4 @@ def make_dataset(
             images = augment(images, seed)
         return {"image": images, "labels": tf.cast(ids, tf.int32)}
 
-    return ds.map(encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    return batches.map(encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

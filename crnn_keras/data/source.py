@@ -15,8 +15,9 @@ import numpy as np
 
 from crnn_keras.contract import Vocabulary
 from crnn_keras.data.files import list_image_files, printable_path
-from crnn_keras.data.labelled import LabelledImages, load_folder, report_problems, split
-from crnn_keras.data.pipeline import make_dataset
+from crnn_keras.data.labelled import LabelledImages, load_folder, load_manifest, report_problems, split
+from crnn_keras.data.manifest import read_manifest
+from crnn_keras.data.pipeline import check_labels_fit, make_dataset
 
 
 @dataclasses.dataclass
@@ -28,6 +29,20 @@ class TrainingData:
 
     def vocabulary(self) -> Vocabulary:
         return Vocabulary.from_labels(self.train.labels)
+
+    @property
+    def max_label_length(self) -> int:
+        return max(self.train.max_label_length, self.val.max_label_length)
+
+    def check_fit(self, time_steps: int) -> None:
+        """Raises ValueError naming a label too long for `time_steps` (CTC needs 2·len+1)."""
+        check_labels_fit(self.train.labels, self.train.paths, time_steps)
+        check_labels_fit(self.val.labels, self.val.paths, time_steps)
+
+    def unfit(self, vocabulary: Vocabulary, max_label_length: int) -> list[str]:
+        """Training images whose labels a model of this vocabulary and label length cannot learn."""
+        return [p for p, t in zip(self.train.paths, self.train.labels)
+                if not vocabulary.can_spell(t) or len(t) > max_label_length]
 
     def calibration_sample(self, count: int, seed: int) -> np.ndarray:
         """Up to `count` training images, a seeded sample in file order (int8 calibration)."""
@@ -44,9 +59,10 @@ class TrainingData:
 
 @dataclasses.dataclass(frozen=True)
 class FolderSource:
-    """A folder of images named by their labels, decoded into memory.
+    """A folder of images named by their labels, or the images a labels file lists (`labels`,
+    `crnn_keras.data.manifest`), decoded into memory.
 
-    Validation comes from `val_data` when given, else a seeded `val_split` of `data`.
+    Validation comes from `val_data` when given, else a seeded `val_split` of the training data.
     """
 
     data: str
@@ -55,6 +71,7 @@ class FolderSource:
     seed: int = 0
     label_regex: str | None = None
     ignore_case: bool = False
+    labels: str | None = None
 
     def index(self) -> dict[str, list[list]]:
         """The image files this source reads, by part: [name relative to its folder, size in bytes].
@@ -62,20 +79,36 @@ class FolderSource:
         Names and sizes, not contents: cheap for any folder size, and enough to tell that files
         were added, removed or replaced since a run started.
         """
-        parts = {"training data": self.data, **({"validation data": self.val_data} if self.val_data else {})}
-        return {part: _file_index(folder) for part, folder in parts.items()}
+        index = {"training data": _manifest_index(self.labels) if self.labels else _file_index(self.data)}
+        if self.val_data:
+            index["validation data"] = _file_index(self.val_data)
+        return index
 
     def load(self, height: int, width: int, channels: int) -> TrainingData:
         """Decodes the images at the model's input size; one `skipped:` line per bad file."""
         options = dict(height=height, width=width, channels=channels, label_regex=self.label_regex,
                        ignore_case=self.ignore_case)
-        data, problems = load_folder(self.data, **options)
-        report_problems(problems, self.data)
+        if self.labels:
+            data, problems = load_manifest(self.labels, height, width, channels, self.ignore_case)
+        else:
+            data, problems = load_folder(self.data, **options)
+        report_problems(problems, self.labels or self.data)
         if not self.val_data:
             return TrainingData(*split(data, self.val_split, self.seed))
         val, val_problems = load_folder(self.val_data, **options)
         report_problems(val_problems, self.val_data)
         return TrainingData(data, val)
+
+
+def _manifest_index(manifest: str) -> list[list]:
+    """The labels file itself (its labels may change) and the files it lists."""
+    samples, _ = read_manifest(manifest)
+    root = os.path.dirname(os.path.abspath(manifest))
+    index = [[os.path.basename(manifest), os.stat(manifest).st_size]]
+    for sample in samples:
+        with contextlib.suppress(OSError):
+            index.append([printable_path(os.path.relpath(sample.path, root)), os.stat(sample.path).st_size])
+    return index
 
 
 def _file_index(folder: str) -> list[list]:

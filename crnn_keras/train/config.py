@@ -36,6 +36,8 @@ class TrainConfig:
     ignore_case: bool = False
     deterministic: bool = False
     init_from: str | None = None  # a .keras reader to start from (--init-from)
+    labels: str | None = None  # a CSV/TSV of path,label read instead of the folder `data` (--labels)
+    tfds: str | None = None  # a TFDS dataset (dataset build) streamed instead of `data` (--tfds)
 
     def __post_init__(self):
         for name in ("epochs", "patience") + (("batch_size",) if self.batch_size is not None else ()):
@@ -56,6 +58,8 @@ class TrainConfig:
         if isinstance(data, Mapping):
             data = serialization.migrate(data, "run.json train", LEGACY_KEYS)
             data.setdefault("init_from", None)  # before version 0.2 every run started from scratch
+            data.setdefault("labels", None)  # labels files and TFDS datasets came in version 0.3
+            data.setdefault("tfds", None)
         return serialization.from_dict(cls, data, "run.json train")
 
 

@@ -58,9 +58,9 @@ def grid_order(texts: Sequence[str], truths: Sequence[str], errors: int = ERRORS
 
 
 def predictions(images: np.ndarray, texts: Sequence[str], truths: Sequence[str], confidences: Sequence[float],
-                out_png: str, split: str = "validation") -> None:
-    """A grid of `split` images, each titled with what was read and its confidence;
-    misreads (red) also name the truth."""
+                out_png: str, title: str | None = None) -> None:
+    """A grid of validation images (or those `title` names), each titled with what was read
+    and its confidence; misreads (red) also name the truth."""
     order = grid_order(texts, truths)
     cols = 4
     rows = max(1, (len(order) + cols - 1) // cols)
@@ -75,8 +75,8 @@ def predictions(images: np.ndarray, texts: Sequence[str], truths: Sequence[str],
         title = (f"read {texts[i]!r} ({confidences[i]:.2f})" if ok else
                  f"✗ read {texts[i]!r} ({confidences[i]:.2f})\ntruth {truths[i]!r}")
         ax.set_title(title, color="black" if ok else "red", fontsize=8)
-    fig.suptitle(f"{split} readings: {sum(t != y for t, y in zip(texts, truths))} misread of {len(texts)} "
-                 f"(up to {ERRORS_SHOWN} shown first, in red), then correct ones", fontsize=9)
+    fig.suptitle(title or f"validation readings: {sum(t != y for t, y in zip(texts, truths))} misread of "
+                 f"{len(texts)} (up to {ERRORS_SHOWN} shown first, in red), then correct ones", fontsize=9)
     fig.tight_layout()
     fig.savefig(out_png, dpi=90)
     plt.close(fig)

@@ -17,11 +17,11 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import keras
 
 from crnn_keras.data.labelled import drop_unspellable
-from crnn_keras.data.pipeline import check_labels_fit
 from crnn_keras.data.source import FolderSource, TrainingData
 from crnn_keras.metrics import score
 from crnn_keras.model.builder import BackboneBuilder, CRNNBuilder
@@ -36,9 +36,15 @@ from crnn_keras.train import plots
 from crnn_keras.train.config import TrainConfig, default_batch_size
 from crnn_keras.train.interrupt import TrainingStopped, stop_on_sigint
 
+if TYPE_CHECKING:  # imported when used: TFDS takes seconds to import
+    from crnn_keras.data.streamed import TfdsSource
+
 log = logging.getLogger(__name__)
 
 CALIBRATION_SAMPLES = 200
+# Early stopping waits for this share of the epochs: the cosine schedule's low-rate end is
+# where small sets gain their last errors (bench/NOTES.md).
+EARLY_STOP_AFTER = 2 / 3
 OptimizerFactory = Callable[[TrainConfig, int], keras.optimizers.Optimizer]
 
 
@@ -82,7 +88,7 @@ def new_run(folder: RunFolder, cfg: TrainConfig, model: ModelConfig, data: Train
     known = Vocabulary(tuple(find_decoder(source).vocabulary)) if source is not None else None
     vocabulary = known.extended_by(data.vocabulary()) if known else data.vocabulary()
     data.val = drop_unspellable(data.val, vocabulary)
-    max_label_length = max(data.train.max_label_length, data.val.max_label_length)
+    max_label_length = data.max_label_length
     if source is None:
         model = builder.configure(model, max_label_length)
         backbone = builder.build(vocabulary.num_classes, model, data.train.mean_label_length)
@@ -120,8 +126,7 @@ def resumed_run(folder: RunFolder, cfg: TrainConfig, data: TrainingData, index: 
     info = folder.read_info()
     state = folder.read_state()
     folder.check_data_index(index)
-    unfit = [p for p, t in zip(data.train.paths, data.train.labels)
-             if not info.vocabulary.can_spell(t) or len(t) > info.max_label_length]
+    unfit = data.unfit(info.vocabulary, info.max_label_length)
     if unfit:
         raise ValueError(f"{unfit[0]}: its label does not fit the run being resumed (characters outside its "
                          f"vocabulary or over {info.max_label_length} long); {len(unfit)} such file(s)")
@@ -136,13 +141,13 @@ def resumed_run(folder: RunFolder, cfg: TrainConfig, data: TrainingData, index: 
 
 
 def _check_fit(data: TrainingData, time_steps: int) -> None:
-    check_labels_fit(data.train.labels, data.train.paths, time_steps)
-    check_labels_fit(data.val.labels, data.val.paths, time_steps)
+    data.check_fit(time_steps)
     log.info("%d training / %d validation images", len(data.train), len(data.val))
 
 
 def fit(run: Run, data: TrainingData, cfg: TrainConfig, monitor: str,
-        extra_callbacks: Sequence[keras.callbacks.Callback]) -> TrainingStopped | None:
+        extra_callbacks: Sequence[keras.callbacks.Callback],
+        early_stop_after: float = EARLY_STOP_AFTER) -> TrainingStopped | None:
     """Trains from the run's epoch to cfg.epochs; returns why it stopped early, if it must be told."""
     if run.state.epoch >= cfg.epochs:
         return None
@@ -159,7 +164,7 @@ def fit(run: Run, data: TrainingData, cfg: TrainConfig, monitor: str,
         non_finite,
         best,
         resume_point,
-        cb.EarlyStop(best, cfg.patience),
+        cb.EarlyStop(best, cfg.patience, min_epochs=math.ceil(cfg.epochs * early_stop_after)),
         cb.HistoryCSV(run.folder.file(RunFolder.HISTORY), elapsed, append=state.epoch > 0),
         *extra_callbacks,
     ]
@@ -186,8 +191,11 @@ def finish(run: Run, data: TrainingData, cfg: TrainConfig, builder: BackboneBuil
     reader = build_reader(builder.for_inference(find_backbone(best), run.info.model), run.info.vocabulary)
     folder.save_model(reader)
     texts, confidences = cb.predict_texts(reader, data.val.images, cfg.batch_size)
-    result = score(texts, data.val.labels)
-    plots.predictions(data.val.images, texts, data.val.labels, confidences, folder.file(RunFolder.PREDICTIONS))
+    truths = data.val.labels
+    result = score(texts, truths)
+    shown = plots.grid_order(texts, truths)
+    plots.predictions(data.val.images_at(shown), [texts[i] for i in shown], [truths[i] for i in shown],
+                      [confidences[i] for i in shown], folder.file(RunFolder.PREDICTIONS))
     folder.drop_resume_point()
     return {
         "model": folder.file(RunFolder.MODEL),
@@ -202,12 +210,13 @@ def finish(run: Run, data: TrainingData, cfg: TrainConfig, builder: BackboneBuil
 def train(cfg: TrainConfig, model: ModelConfig = ModelConfig(), *, resume: bool = False, overwrite: bool = False,
           builder: BackboneBuilder | None = None, make_optimizer: OptimizerFactory = cosine_adam,
           monitor: str = "val_accuracy", data_source: FolderSource | None = None,
-          extra_callbacks: Sequence[keras.callbacks.Callback] = ()) -> dict:
+          extra_callbacks: Sequence[keras.callbacks.Callback] = (), early_stop_after: float = EARLY_STOP_AFTER) -> dict:
     """Trains into the run folder `cfg.out` and returns a summary (model path, epochs, scores).
 
     A folder that holds a run is refused unless `resume` (continue it) or `overwrite` (replace
     it); the folder is locked while training. `extra_callbacks` run after ours each epoch, so
-    their logs hold val_accuracy and val_cer.
+    their logs hold val_accuracy and val_cer. Early stopping waits for `early_stop_after` of
+    the epochs.
 
     Raises:
         FileNotFoundError, ValueError: bad data or options (one-line messages).
@@ -224,8 +233,7 @@ def train(cfg: TrainConfig, model: ModelConfig = ModelConfig(), *, resume: bool 
         builder.check(model)
         _refuse_a_run(folder, overwrite)
     started = time.time()
-    data_source = data_source or FolderSource(cfg.data, cfg.val_data, cfg.val_split, cfg.seed, cfg.label_regex,
-                                              cfg.ignore_case)
+    data_source = data_source or data_source_of(cfg)
     data, cfg = prepare(cfg, model, data_source)  # the slow part, before anything is written
     existed = os.path.isdir(folder.path)
     folder.create()
@@ -235,7 +243,7 @@ def train(cfg: TrainConfig, model: ModelConfig = ModelConfig(), *, resume: bool 
                 folder.clear()
             run = (resumed_run(folder, cfg, data, data_source.index()) if resume else
                    new_run(folder, cfg, model, data, data_source.index(), builder, make_optimizer, source))
-            stopped = fit(run, data, cfg, monitor, extra_callbacks)
+            stopped = fit(run, data, cfg, monitor, extra_callbacks, early_stop_after)
             if os.path.exists(folder.file(RunFolder.HISTORY)):
                 plots.curves(folder.file(RunFolder.HISTORY), folder.file(RunFolder.CURVES), run.state.best_epoch or None)
             if stopped is not None:
@@ -244,6 +252,15 @@ def train(cfg: TrainConfig, model: ModelConfig = ModelConfig(), *, resume: bool 
     finally:
         if not existed:
             folder.remove_if_empty()
+
+
+def data_source_of(cfg: TrainConfig) -> FolderSource | TfdsSource:
+    """Where the run's images come from: a TFDS dataset (streamed), a labels file or a folder."""
+    if cfg.tfds:
+        from crnn_keras.data.streamed import TfdsSource
+
+        return TfdsSource(cfg.tfds, cfg.val_split, cfg.seed)
+    return FolderSource(cfg.data, cfg.val_data, cfg.val_split, cfg.seed, cfg.label_regex, cfg.ignore_case, cfg.labels)
 
 
 def _refuse_a_run(folder: RunFolder, overwrite: bool) -> None:
