@@ -3,6 +3,9 @@
 import json
 import os
 import shutil
+import string
+
+import pytest
 
 from conftest import ROOT, make_folder, random_labels, run_cli
 
@@ -23,14 +26,20 @@ def test_bench_quick_writes_results(tiny_folder, tmp_path):
     assert "ours / baseline" in open(out / json_file.replace(".json", ".md")).read()
 
 
-def test_synthetic_bench_smoke_writes_results(tmp_path):
+@pytest.mark.parametrize("setup", [[], ["--captcha-break", "--minutes", "30"]])
+def test_synthetic_bench_smoke_writes_results(tmp_path, setup):
     out = tmp_path / "results"
     done = run_cli(os.path.join(ROOT, "bench", "synthetic.py"), "--train", "48", "--test", "8", "--epochs", "1",
-                   "--work", str(tmp_path / "work"), "--out", str(out))
+                   "--work", str(tmp_path / "work"), "--out", str(out), *setup)
     assert done.returncode == 0, done.stderr[-2000:]
     [json_file] = [p for p in os.listdir(out) if p.endswith(".json")]
+    assert json_file.startswith("captcha-break-" if setup else "synthetic-")
     result = json.load(open(out / json_file))
     assert result["train_images"] == 48 and result["test_images"] == 8 and result["epochs"] == 1
+    if setup:
+        assert result["setup"] == "captcha_break"
+        labels = [os.path.splitext(n)[0] for n in os.listdir(tmp_path / "work" / "test-8") if n != ".complete"]
+        assert all(len(label) == 4 and set(label) <= set(string.digits + string.ascii_uppercase) for label in labels)
     assert 0.0 <= result["test_sequence_accuracy"] <= 1.0
     # Train and test come from different seeds: no test image is a training image.
     train_names = set(os.listdir(tmp_path / "work" / "train-48"))

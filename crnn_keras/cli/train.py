@@ -44,6 +44,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--deterministic", action="store_true", help="deterministic TF ops (slower)")
     p.add_argument("--synthetic-count", type=int, default=DEFAULT_SYNTHETIC_COUNT,
                    help="images in the synthetic set used when --data is not given")
+    p.add_argument("--distribute", choices=("mirrored", "multi-worker"),
+                   help="mirrored: every local GPU (or --cpu-devices); multi-worker: the machines of TF_CONFIG. "
+                   "--batch-size is then the global batch, split evenly over the replicas")
+    p.add_argument("--cpu-devices", type=int, metavar="N", help="split the CPU into N logical devices "
+                   "(to try --distribute without GPUs)")
     p.add_argument("--init-from", metavar="MODEL", help="start from this .keras reader: its shape and weights; "
                    "new characters grow the vocabulary, known ones keep their weights")
     p.add_argument("--resume", metavar="OUT", help="continue the interrupted run in folder OUT (only --epochs may change)")
@@ -96,13 +101,16 @@ def new_configs(args) -> tuple[TrainConfig, ModelConfig]:
     if args.tfds and (args.val_data or args.label_regex or args.ignore_case):
         raise UserError("--tfds: the dataset holds its labels and splits; --val-data, --label-regex and "
                         "--ignore-case belong to `dataset build`")
+    if args.distribute == "multi-worker" and not args.out:
+        raise UserError("--distribute multi-worker needs --out: every worker must name the same run folder")
     synthetic_epochs = DEFAULT_SYNTHETIC_EPOCHS if not sources else TrainConfig.epochs
     options = dict(
         val_data=args.val_data, val_split=args.val_split, batch_size=args.batch_size,
         epochs=synthetic_epochs if args.epochs is None else args.epochs,
         learning_rate=args.learning_rate, patience=args.patience, augment=not args.no_augment, seed=args.seed,
         label_regex=args.label_regex, ignore_case=args.ignore_case, deterministic=args.deterministic,
-        init_from=args.init_from, labels=args.labels, tfds=args.tfds)
+        init_from=args.init_from, labels=args.labels, tfds=args.tfds, distribute=args.distribute,
+        cpu_devices=args.cpu_devices)
     TrainConfig(data="", **options)  # refuses bad values now, not after generating thousands of images
     compile_label_regex(args.label_regex)
     if args.synthetic_count < 2:

@@ -71,8 +71,10 @@ def make_dataset(
     shuffle: bool = False,
     augment_images: bool = False,
     seed: int = 0,
+    drop_remainder: bool = False,
 ) -> tf.data.Dataset:
-    """Batches of {"image": (B, H, W, C) uint8, "labels": (B, L) int32 padded with the blank}."""
+    """Batches of {"image": (B, H, W, C) uint8, "labels": (B, L) int32 padded with the blank};
+    `drop_remainder` drops a last, smaller batch (replicas then get equal batches)."""
     # Shuffle indices, then gather each batch from the one image tensor: a shuffle buffer
     # of images would hold a second copy of the whole set.
     images = tf.convert_to_tensor(data.images)
@@ -80,8 +82,21 @@ def make_dataset(
     ds = tf.data.Dataset.range(len(data))
     if shuffle:
         ds = ds.shuffle(len(data), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size).map(lambda index: (tf.gather(images, index), tf.gather(labels, index)))
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder).map(
+        lambda index: (tf.gather(images, index), tf.gather(labels, index)))
     return encode_batches(ds, vocabulary, max_label_length, augment_images, seed)
+
+
+def replica_batches(batch_size: int, count: int, replicas: int) -> tuple[int, bool]:
+    """(batch size, drop_remainder) for a set of `count` images over `replicas` devices: every
+    batch divides evenly, and a set smaller than one batch still gives one (for validation).
+
+    >>> replica_batches(32, 1000, 2), replica_batches(32, 21, 2), replica_batches(32, 21, 1)
+    ((32, True), (20, True), (32, False))
+    """
+    if replicas == 1:
+        return batch_size, False
+    return min(batch_size, max(replicas, count // replicas * replicas)), True
 
 
 def encode_batches(batches: tf.data.Dataset, vocabulary: Vocabulary, max_label_length: int,

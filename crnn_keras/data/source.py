@@ -17,7 +17,7 @@ from crnn_keras.contract import Vocabulary
 from crnn_keras.data.files import list_image_files, printable_path
 from crnn_keras.data.labelled import LabelledImages, load_folder, load_manifest, report_problems, split
 from crnn_keras.data.manifest import read_manifest
-from crnn_keras.data.pipeline import check_labels_fit, make_dataset
+from crnn_keras.data.pipeline import check_labels_fit, make_dataset, replica_batches
 
 
 @dataclasses.dataclass
@@ -50,11 +50,15 @@ class TrainingData:
         sample = rng.choice(len(self.train), min(count, len(self.train)), replace=False)
         return self.train.images[np.sort(sample)]
 
-    def datasets(self, vocabulary: Vocabulary, max_label_length: int, batch_size: int, augment: bool, seed: int):
-        """(training, validation) tf.data pipelines of {"image", "labels"} batches."""
-        train = make_dataset(self.train, vocabulary, max_label_length, batch_size, shuffle=True,
-                             augment_images=augment, seed=seed)
-        return train, make_dataset(self.val, vocabulary, max_label_length, batch_size)
+    def datasets(self, vocabulary: Vocabulary, max_label_length: int, batch_size: int, augment: bool, seed: int,
+                 replicas: int = 1):
+        """(training, validation) tf.data pipelines of {"image", "labels"} batches; with several
+        replicas every batch divides evenly over them."""
+        batch, drop = replica_batches(batch_size, len(self.train), replicas)
+        train = make_dataset(self.train, vocabulary, max_label_length, batch, shuffle=True,
+                             augment_images=augment, seed=seed, drop_remainder=drop)
+        batch, drop = replica_batches(batch_size, len(self.val), replicas)
+        return train, make_dataset(self.val, vocabulary, max_label_length, batch, drop_remainder=drop)
 
 
 @dataclasses.dataclass(frozen=True)

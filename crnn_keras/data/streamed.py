@@ -20,7 +20,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from crnn_keras.contract import Vocabulary
-from crnn_keras.data.pipeline import encode_batches
+from crnn_keras.data.pipeline import encode_batches, replica_batches
 
 SHUFFLE_BUFFER = 8192  # decoded 64x160 images: about 80 MB
 METADATA = "metadata.json"
@@ -152,15 +152,19 @@ class StreamedData:
                                      read_config=tfds.ReadConfig(shuffle_seed=seed))
         return np.stack([example["image"] for example in tfds.as_numpy(ds.take(count))])
 
-    def datasets(self, vocabulary: Vocabulary, max_label_length: int, batch_size: int, augment: bool, seed: int):
-        """(training, validation) tf.data pipelines of {"image", "labels"} batches."""
+    def datasets(self, vocabulary: Vocabulary, max_label_length: int, batch_size: int, augment: bool, seed: int,
+                 replicas: int = 1):
+        """(training, validation) tf.data pipelines of {"image", "labels"} batches; with several
+        replicas every batch divides evenly over them."""
         read = tfds.ReadConfig(shuffle_seed=seed, interleave_cycle_length=tf.data.AUTOTUNE,
                                num_parallel_calls_for_interleave_files=tf.data.AUTOTUNE)
         train = self.builder.as_dataset(split=self.train_split, shuffle_files=True, read_config=read)
         train = (train.map(lambda example: (example["image"], example["label"]), num_parallel_calls=tf.data.AUTOTUNE)
-                 .shuffle(SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True).batch(batch_size))
+                 .shuffle(SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True))
+        train = train.batch(*replica_batches(batch_size, len(self.train), replicas))
+        val = self.val.pairs().batch(*replica_batches(batch_size, len(self.val), replicas))
         return (encode_batches(train, vocabulary, max_label_length, augment, seed),
-                encode_batches(self.val.pairs().batch(batch_size), vocabulary, max_label_length))
+                encode_batches(val, vocabulary, max_label_length))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -28,8 +28,15 @@ def _conv_bn(x, filters: int, kernel, strides=(1, 1), padding: str = "same", *, 
     if folded:
         return x
     # Keras' default momentum 0.99 suits long runs; captcha sets give ~30 steps an epoch, and
-    # moving statistics that lag that far make validation loss spike for many epochs.
-    return layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
+    # moving statistics that lag that far make validation loss spike for many epochs. Built under
+    # a strategy with several replicas, the statistics cover the global batch, as on one device.
+    return layers.BatchNormalization(momentum=0.9, synchronized=_replicated(), name=f"{name}_bn")(x)
+
+
+def _replicated() -> bool:
+    import tensorflow as tf
+
+    return tf.distribute.has_strategy() and tf.distribute.get_strategy().num_replicas_in_sync > 1
 
 
 def basic_block(x, filters: int, strides: tuple[int, int], name: str, folded: bool = False):

@@ -38,6 +38,8 @@ class TrainConfig:
     init_from: str | None = None  # a .keras reader to start from (--init-from)
     labels: str | None = None  # a CSV/TSV of path,label read instead of the folder `data` (--labels)
     tfds: str | None = None  # a TFDS dataset (dataset build) streamed instead of `data` (--tfds)
+    distribute: str | None = None  # "mirrored" or "multi-worker" (--distribute)
+    cpu_devices: int | None = None  # split the CPU into this many logical devices (--cpu-devices)
 
     def __post_init__(self):
         for name in ("epochs", "patience") + (("batch_size",) if self.batch_size is not None else ()):
@@ -46,6 +48,11 @@ class TrainConfig:
                 raise ValueError(f"--{name.replace('_', '-')}: expected an integer ≥ 1, received {value!r}")
         if not 0.0 < self.val_split < 1.0:
             raise ValueError(f"--val-split: expected a fraction between 0 and 1, received {self.val_split}")
+        if self.distribute not in (None, "mirrored", "multi-worker"):
+            raise ValueError(f"--distribute: expected mirrored or multi-worker, received {self.distribute!r}")
+        if self.cpu_devices is not None and (isinstance(self.cpu_devices, bool) or not isinstance(self.cpu_devices, int)
+                                             or self.cpu_devices < 1):
+            raise ValueError(f"--cpu-devices: expected an integer ≥ 1, received {self.cpu_devices!r}")
         if not self.learning_rate > 0.0 or self.learning_rate != self.learning_rate:
             raise ValueError(f"--learning-rate: expected a number > 0, received {self.learning_rate}")
 
@@ -60,6 +67,8 @@ class TrainConfig:
             data.setdefault("init_from", None)  # before version 0.2 every run started from scratch
             data.setdefault("labels", None)  # labels files and TFDS datasets came in version 0.3
             data.setdefault("tfds", None)
+            data.setdefault("distribute", None)  # tf.distribute came in version 0.3 too
+            data.setdefault("cpu_devices", None)
         return serialization.from_dict(cls, data, "run.json train")
 
 

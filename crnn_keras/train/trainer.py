@@ -14,6 +14,7 @@ import dataclasses
 import logging
 import math
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -32,6 +33,7 @@ from crnn_keras.model.transfer import config_of, warm_start
 from crnn_keras.run_folder import ResumeState, RunFolder, RunInfo
 from crnn_keras.runtime.keras_reader import load_keras_reader
 from crnn_keras.train import callbacks as cb
+from crnn_keras.train import distribute
 from crnn_keras.train import plots
 from crnn_keras.train.config import TrainConfig, default_batch_size
 from crnn_keras.train.interrupt import TrainingStopped, stop_on_sigint
@@ -82,9 +84,10 @@ def prepare(cfg: TrainConfig, model: ModelConfig, source: FolderSource) -> tuple
 
 
 def new_run(folder: RunFolder, cfg: TrainConfig, model: ModelConfig, data: TrainingData, index: dict,
-            builder: BackboneBuilder, make_optimizer: OptimizerFactory, source: keras.Model | None) -> Run:
-    """Builds the model for this data (from `source`'s weights with --init-from) and writes
-    run.json, data.json and the calibration sample."""
+            builder: BackboneBuilder, make_optimizer: OptimizerFactory, source: keras.Model | None,
+            strategy) -> Run:
+    """Builds the model for this data (from `source`'s weights with --init-from) under the
+    distribution strategy, and writes run.json, data.json and the calibration sample."""
     known = Vocabulary(tuple(find_decoder(source).vocabulary)) if source is not None else None
     vocabulary = known.extended_by(data.vocabulary()) if known else data.vocabulary()
     data.val = drop_unspellable(data.val, vocabulary)
@@ -117,7 +120,7 @@ def init_source(cfg: TrainConfig, builder: BackboneBuilder) -> tuple[keras.Model
     return source, config_of(find_backbone(source))
 
 
-def resumed_run(folder: RunFolder, cfg: TrainConfig, data: TrainingData, index: dict) -> Run:
+def resumed_run(folder: RunFolder, cfg: TrainConfig, data: TrainingData, index: dict, strategy) -> Run:
     """Loads the checkpoint and state of an interrupted run; the history is cut back to match.
 
     Raises:
@@ -131,7 +134,8 @@ def resumed_run(folder: RunFolder, cfg: TrainConfig, data: TrainingData, index: 
         raise ValueError(f"{unfit[0]}: its label does not fit the run being resumed (characters outside its "
                          f"vocabulary or over {info.max_label_length} long); {len(unfit)} such file(s)")
     data.val = drop_unspellable(data.val, info.vocabulary)
-    trainer = keras.saving.load_model(folder.file(RunFolder.CHECKPOINT))
+    with strategy.scope():
+        trainer = keras.saving.load_model(folder.file(RunFolder.CHECKPOINT))
     backbone = find_backbone(trainer)
     _check_fit(data, backbone.output.shape[1])
     folder.truncate_history(state.epoch)
@@ -147,12 +151,13 @@ def _check_fit(data: TrainingData, time_steps: int) -> None:
 
 def fit(run: Run, data: TrainingData, cfg: TrainConfig, monitor: str,
         extra_callbacks: Sequence[keras.callbacks.Callback],
-        early_stop_after: float = EARLY_STOP_AFTER) -> TrainingStopped | None:
+        early_stop_after: float = EARLY_STOP_AFTER, replicas: int = 1) -> TrainingStopped | None:
     """Trains from the run's epoch to cfg.epochs; returns why it stopped early, if it must be told."""
     if run.state.epoch >= cfg.epochs:
         return None
     info = run.info
-    train_ds, val_ds = data.datasets(info.vocabulary, info.max_label_length, cfg.batch_size, cfg.augment, cfg.seed)
+    train_ds, val_ds = data.datasets(info.vocabulary, info.max_label_length, cfg.batch_size, cfg.augment, cfg.seed,
+                                     replicas)
     state = run.state
     best = cb.BestReader(run.reader, run.folder, monitor, (state.best_accuracy, state.best_loss, state.best_epoch))
     non_finite = cb.StopOnNonFiniteLoss()
@@ -225,7 +230,8 @@ def train(cfg: TrainConfig, model: ModelConfig = ModelConfig(), *, resume: bool 
     builder = builder or CRNNBuilder()
     if monitor not in cb.MONITORS:
         raise ValueError(f"monitor: expected one of {', '.join(cb.MONITORS)}, received {monitor!r}")
-    folder = RunFolder(cfg.out)
+    strategy = distribute.start(cfg.distribute, cfg.cpu_devices)
+    folder, scratch = distribute.run_folder_for(cfg.out, resume)
     source = None
     if not resume:
         if cfg.init_from:
@@ -235,15 +241,16 @@ def train(cfg: TrainConfig, model: ModelConfig = ModelConfig(), *, resume: bool 
     started = time.time()
     data_source = data_source or data_source_of(cfg)
     data, cfg = prepare(cfg, model, data_source)  # the slow part, before anything is written
+    distribute.check_batch(cfg.batch_size, strategy)
     existed = os.path.isdir(folder.path)
     folder.create()
     try:
         with folder.lock():
             if overwrite and not resume:
                 folder.clear()
-            run = (resumed_run(folder, cfg, data, data_source.index()) if resume else
-                   new_run(folder, cfg, model, data, data_source.index(), builder, make_optimizer, source))
-            stopped = fit(run, data, cfg, monitor, extra_callbacks, early_stop_after)
+            run = (resumed_run(folder, cfg, data, data_source.index(), strategy) if resume else
+                   new_run(folder, cfg, model, data, data_source.index(), builder, make_optimizer, source, strategy))
+            stopped = fit(run, data, cfg, monitor, extra_callbacks, early_stop_after, strategy.num_replicas_in_sync)
             if os.path.exists(folder.file(RunFolder.HISTORY)):
                 plots.curves(folder.file(RunFolder.HISTORY), folder.file(RunFolder.CURVES), run.state.best_epoch or None)
             if stopped is not None:
@@ -252,6 +259,8 @@ def train(cfg: TrainConfig, model: ModelConfig = ModelConfig(), *, resume: bool 
     finally:
         if not existed:
             folder.remove_if_empty()
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 def data_source_of(cfg: TrainConfig) -> FolderSource | TfdsSource:
