@@ -81,3 +81,16 @@ def test_the_keras_code_the_multi_worker_fix_replaces_is_still_there():
         pytest.skip("another Keras version: the fix is not applied")
     assert 'strategy.reduce("MEAN", v, axis=0)' in inspect.getsource(trainer.reduce_per_replica)
     assert "self.distribute_strategy.reduce(" in inspect.getsource(trainer.TensorFlowTrainer._maybe_symbolic_build)
+
+
+def test_mixed_precision_trains_and_saves_a_float32_reader(tiny_folder, tmp_path):
+    out = tmp_path / "run"
+    done = run_cli("train.py", "--data", tiny_folder, "--out", str(out), "--epochs", "1", "--mixed-precision", *TINY)
+    assert done.returncode == 0, done.stderr[-3000:]
+    check = ("import keras, sys; from crnn_keras.model.heads import find_backbone; "
+             "m = keras.saving.load_model(sys.argv[1]); "
+             "print(sorted({l.dtype_policy.name for l in find_backbone(m).layers} | {m.layers[-1].dtype_policy.name}))")
+    policies = run_cli("-c", check, str(out / "model.keras"))
+    assert policies.returncode == 0 and policies.stdout.strip() == "['float32']", policies.stderr[-2000:]
+    exported = run_cli("export_tflite.py", "--model", str(out / "model.keras"), "--out", str(tmp_path / "r.tflite"))
+    assert exported.returncode == 0, exported.stderr[-2000:]

@@ -128,3 +128,18 @@ def test_keras_model_accessor_and_export_refuse_foreign_keras_models(trained_run
         done = run_cli("export_tflite.py", "--model", str(tmp_path / name), "--out", str(tmp_path / "x.tflite"))
         assert done.returncode == 1 and message in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "x.tflite").exists()
+
+
+def test_export_turns_the_cudnn_gru_off(trained_run):
+    """A GPU-trained model must not trace CudnnRNNV3 into a .tflite or .onnx (keras#21799)."""
+    import keras
+
+    from crnn_keras.export.portable import _all_layers, without_cudnn
+    from crnn_keras.export.tflite import unrolled
+    from crnn_keras.model.heads import find_backbone
+
+    backbone = find_backbone(keras.saving.load_model(trained_run["model"]))
+    grus = [layer for layer in _all_layers(unrolled(backbone)) if isinstance(layer, keras.layers.GRU)]
+    assert len(grus) == 2 and all(layer.use_cudnn is False for layer in grus)
+    assert all(layer.use_cudnn is False for layer in _all_layers(without_cudnn(backbone))
+               if isinstance(layer, keras.layers.GRU))

@@ -49,6 +49,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "--batch-size is then the global batch, split evenly over the replicas")
     p.add_argument("--cpu-devices", type=int, metavar="N", help="split the CPU into N logical devices "
                    "(to try --distribute without GPUs)")
+    p.add_argument("--mixed-precision", action="store_true", help="compute in float16 (for GPUs); the logits, "
+                   "the CTC loss and the saved model stay float32")
     p.add_argument("--init-from", metavar="MODEL", help="start from this .keras reader: its shape and weights; "
                    "new characters grow the vocabulary, known ones keep their weights")
     p.add_argument("--resume", metavar="OUT", help="continue the interrupted run in folder OUT (only --epochs may change)")
@@ -110,7 +112,7 @@ def new_configs(args) -> tuple[TrainConfig, ModelConfig]:
         learning_rate=args.learning_rate, patience=args.patience, augment=not args.no_augment, seed=args.seed,
         label_regex=args.label_regex, ignore_case=args.ignore_case, deterministic=args.deterministic,
         init_from=args.init_from, labels=args.labels, tfds=args.tfds, distribute=args.distribute,
-        cpu_devices=args.cpu_devices)
+        cpu_devices=args.cpu_devices, mixed_precision=args.mixed_precision)
     TrainConfig(data="", **options)  # refuses bad values now, not after generating thousands of images
     compile_label_regex(args.label_regex)
     if args.synthetic_count < 2:

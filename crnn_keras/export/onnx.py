@@ -16,6 +16,7 @@ import tf2onnx
 
 from crnn_keras import atomic
 from crnn_keras.contract import Vocabulary, greedy_collapse_graph
+from crnn_keras.export.portable import without_cudnn
 from crnn_keras.model.heads import find_backbone, find_decoder
 
 OPSET = 17
@@ -23,7 +24,7 @@ OPSET = 17
 
 def convert(reader) -> bytes:
     """A Keras reader → ONNX model bytes (dynamic batch)."""
-    backbone = find_backbone(reader)
+    backbone = without_cudnn(find_backbone(reader))
     vocabulary = Vocabulary(tuple(find_decoder(reader).vocabulary))
     _, height, width, channels = backbone.input_shape
     spec = tf.TensorSpec([None, height, width, channels], tf.uint8, name="image")

@@ -31,6 +31,7 @@ from crnn_keras.contract import SIGNATURE, Vocabulary, greedy_collapse_graph
 from crnn_keras.data.files import list_image_files
 from crnn_keras.data.images import load_images
 from crnn_keras.export.modes import QUANTIZE_MODES
+from crnn_keras.export.portable import without_cudnn
 from crnn_keras.model.heads import find_backbone, find_decoder
 from crnn_keras.run_folder import RunFolder
 from crnn_keras.runtime.keras_reader import load_keras_reader
@@ -52,7 +53,7 @@ def unrolled(backbone):
 
     copy = keras.models.clone_model(backbone, clone_function=clone)
     copy.set_weights(backbone.get_weights())
-    return copy
+    return without_cudnn(copy)
 
 
 def strip_tensor_names(flatbuffer: bytes) -> bytes:

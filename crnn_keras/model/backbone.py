@@ -82,7 +82,8 @@ def build_backbone(num_classes: int, config: ModelConfig = ModelConfig(), folded
     x = layers.Reshape((config.time_steps, filters[-1]), name="to_sequence")(x)
     x = layers.Dropout(config.dropout, name="dropout")(x)
     x = layers.Bidirectional(layers.GRU(config.rnn_units, return_sequences=True), name="bigru")(x)
-    dense = layers.Dense(num_classes, name="logits")
+    # float32 even under mixed precision: softmax and CTC need its range.
+    dense = layers.Dense(num_classes, dtype="float32", name="logits")
     logits = dense(x)
     if blank_share is not None:
         dense.bias.assign(blank_prior_bias(num_classes, blank_share))

@@ -20,7 +20,7 @@ def build_reader(backbone: keras.Model, vocabulary: Vocabulary) -> keras.Model:
     Output: {"text": (B,) string, "confidence": (B,) float32, "logits": (B, T, V + 1)}.
     """
     image = keras.Input(backbone.input_shape[1:], dtype="uint8", name="image")
-    outputs = CTCDecoder(list(vocabulary.characters), name="decoder")(backbone(image))
+    outputs = CTCDecoder(list(vocabulary.characters), dtype="float32", name="decoder")(backbone(image))
     return keras.Model(image, outputs, name="crnn_reader")
 
 
@@ -31,7 +31,7 @@ def build_trainer(backbone: keras.Model, max_label_length: int) -> keras.Model:
     """
     image = keras.Input(backbone.input_shape[1:], dtype="uint8", name="image")
     labels = keras.Input((max_label_length,), dtype="int32", name="labels")
-    logits = CTCLoss(blank_index=BLANK_INDEX, name="ctc_loss")(labels, backbone(image))
+    logits = CTCLoss(blank_index=BLANK_INDEX, dtype="float32", name="ctc_loss")(labels, backbone(image))
     return keras.Model({"image": image, "labels": labels}, logits, name="crnn_trainer")
 
 

@@ -40,6 +40,7 @@ class TrainConfig:
     tfds: str | None = None  # a TFDS dataset (dataset build) streamed instead of `data` (--tfds)
     distribute: str | None = None  # "mirrored" or "multi-worker" (--distribute)
     cpu_devices: int | None = None  # split the CPU into this many logical devices (--cpu-devices)
+    mixed_precision: bool = False  # float16 compute, float32 logits, CTC and saved reader (--mixed-precision)
 
     def __post_init__(self):
         for name in ("epochs", "patience") + (("batch_size",) if self.batch_size is not None else ()):
@@ -69,6 +70,7 @@ class TrainConfig:
             data.setdefault("tfds", None)
             data.setdefault("distribute", None)  # tf.distribute came in version 0.3 too
             data.setdefault("cpu_devices", None)
+            data.setdefault("mixed_precision", False)
         return serialization.from_dict(cls, data, "run.json train")
 
 

@@ -10,6 +10,7 @@ Keras example through the same pipeline.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import math
@@ -248,9 +249,12 @@ def train(cfg: TrainConfig, model: ModelConfig = ModelConfig(), *, resume: bool 
         with folder.lock():
             if overwrite and not resume:
                 folder.clear()
-            run = (resumed_run(folder, cfg, data, data_source.index(), strategy) if resume else
-                   new_run(folder, cfg, model, data, data_source.index(), builder, make_optimizer, source, strategy))
-            stopped = fit(run, data, cfg, monitor, extra_callbacks, early_stop_after, strategy.num_replicas_in_sync)
+            with precision(cfg.mixed_precision):
+                run = (resumed_run(folder, cfg, data, data_source.index(), strategy) if resume else
+                       new_run(folder, cfg, model, data, data_source.index(), builder, make_optimizer, source,
+                               strategy))
+                stopped = fit(run, data, cfg, monitor, extra_callbacks, early_stop_after,
+                              strategy.num_replicas_in_sync)
             if os.path.exists(folder.file(RunFolder.HISTORY)):
                 plots.curves(folder.file(RunFolder.HISTORY), folder.file(RunFolder.CURVES), run.state.best_epoch or None)
             if stopped is not None:
@@ -261,6 +265,19 @@ def train(cfg: TrainConfig, model: ModelConfig = ModelConfig(), *, resume: bool 
             folder.remove_if_empty()
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def precision(mixed: bool):
+    """Keras' global dtype policy "mixed_float16" inside, when `mixed`; the saved reader is
+    rebuilt after it, in float32, so predict and export never see float16."""
+    before = keras.config.dtype_policy()
+    if mixed:
+        keras.config.set_dtype_policy("mixed_float16")
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(before)
 
 
 def data_source_of(cfg: TrainConfig) -> FolderSource | TfdsSource:
