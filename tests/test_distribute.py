@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 from conftest import ROOT, run_cli
@@ -51,17 +52,21 @@ def free_ports(count):
     return ports
 
 
-def test_two_local_workers_train_one_run(tiny_folder, tmp_path):
+def start_workers(args):
     workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
-    out = tmp_path / "run"
-    command = [sys.executable, "train.py", "--data", tiny_folder, "--out", str(out), "--epochs", "2",
-               "--distribute", "multi-worker", *TINY]
     processes = []
     for index in range(2):
         config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
         env = dict(os.environ, PYTHONPATH=ROOT, TF_CONFIG=json.dumps(config))
-        processes.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                          stderr=subprocess.PIPE, text=True))
+        processes.append(subprocess.Popen([sys.executable, "train.py", *args], cwd=ROOT, env=env,
+                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    return processes
+
+
+def test_two_local_workers_train_one_run(tiny_folder, tmp_path):
+    out = tmp_path / "run"
+    processes = start_workers(["--data", tiny_folder, "--out", str(out), "--epochs", "2", "--distribute",
+                               "multi-worker", *TINY])
     results = [p.communicate(timeout=180) for p in processes]
     for p, (_, err) in zip(processes, results):
         assert p.returncode == 0, err[-3000:]
@@ -94,3 +99,29 @@ def test_mixed_precision_trains_and_saves_a_float32_reader(tiny_folder, tmp_path
     assert policies.returncode == 0 and policies.stdout.strip() == "['float32']", policies.stderr[-2000:]
     exported = run_cli("export_tflite.py", "--model", str(out / "model.keras"), "--out", str(tmp_path / "r.tflite"))
     assert exported.returncode == 0, exported.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_a_killed_worker_resumes_with_the_job(tiny_folder, tmp_path):
+    """Kill a worker mid-run, stop the other, start both with --resume: the run ends at its
+    last epoch with one history row per epoch (run by hand: python -m pytest -m slow -k killed)."""
+    out = tmp_path / "run"
+    processes = start_workers(["--data", tiny_folder, "--out", str(out), "--epochs", "8", "--distribute",
+                               "multi-worker", *TINY])
+    deadline = time.time() + 300
+    while time.time() < deadline and not (out / "state.json").exists():
+        time.sleep(0.5)
+    assert (out / "state.json").exists(), "no epoch finished"
+    processes[1].kill()
+    processes[0].kill()
+    for p in processes:
+        p.communicate()
+    saved = json.load(open(out / "state.json"))["epoch"]
+    assert 1 <= saved < 8
+    resumed = start_workers(["--resume", str(out)])
+    results = [p.communicate(timeout=300) for p in resumed]
+    for p, (_, err) in zip(resumed, results):
+        assert p.returncode == 0, err[-3000:]
+    with open(out / "history.csv") as f:
+        assert [int(row.split(",")[0]) for row in f.read().splitlines()[1:]] == list(range(8))
+    assert (out / "model.keras").exists() and not (out / "checkpoint.keras").exists()
