@@ -114,3 +114,23 @@ def test_concurrent_requests_read_what_sequential_ones_do(server, images):
     with concurrent.futures.ThreadPoolExecutor(16) as pool:
         answers = list(pool.map(post, range(48)))
     assert all(r.status_code == 200 and r.json()[0]["text"] == name[:-4] for name, r in answers)
+
+
+def test_the_demo_page_and_the_explain_picture(server, images):
+    page = httpx.get(f"{server}/")
+    assert page.status_code == 200 and "Read an image" in page.text
+    name = next(iter(images))
+    picture = httpx.post(f"{server}/explain", files={"file": (name, images[name], "image/png")}, timeout=60)
+    assert picture.status_code == 200 and picture.content.startswith(b"\x89PNG")
+    for files in ({"file": ("x.png", b"not an image")}, [("files", (name, images[name]))] * 2):
+        assert 400 <= httpx.post(f"{server}/explain", files=files).status_code < 500
+
+
+def test_requests_from_other_web_pages_are_refused(server, images):
+    name = next(iter(images))
+    rebound = httpx.get(f"{server}/model", headers={"Host": "attacker.example:80"})
+    assert rebound.status_code == 400 and "Host" in rebound.json()["error"]
+    foreign = httpx.post(f"{server}/read", files={"file": (name, images[name])}, headers={"Origin": "http://evil.example"})
+    assert foreign.status_code == 403
+    same = httpx.post(f"{server}/read", files={"file": (name, images[name])}, headers={"Origin": server})
+    assert same.status_code == 200

@@ -1,4 +1,4 @@
-"""Command line: `python -m crnn_keras {train,evaluate,predict,export,explain,serve,dataset}` (or `crnn-keras`).
+"""Command line: `python -m crnn_keras {train,evaluate,predict,export,explain,serve,dataset,label}` (or `crnn-keras`).
 
 Results go to stdout (pipe them); diagnostics and one-line errors to stderr.
 """
@@ -10,12 +10,13 @@ import logging
 import os
 import sys
 
-from crnn_keras.cli import dataset, explain, export, read, serve, train
+from crnn_keras.cli import dataset, explain, export, label, read, serve, train
 from crnn_keras.cli.common import run_command
 from crnn_keras.quiet import native_stderr_silenced
 
 COMMANDS = {"train": train.run, "evaluate": read.evaluate, "predict": read.predict, "export": export.run,
-            "explain": explain.run, "serve": serve.run, "dataset": dataset.run}
+            "explain": explain.run, "serve": serve.run, "dataset": dataset.run,
+            "label": label.run}
 
 
 class _ShowDefaults(argparse.HelpFormatter):
@@ -43,6 +44,7 @@ def parser(prog: str = "python -m crnn_keras") -> argparse.ArgumentParser:
     explain.add_arguments(command("explain", "draw how a .keras model reads each image"))
     serve.add_arguments(command("serve", "read uploaded images over HTTP"))
     dataset.add_arguments(command("dataset", "turn labelled images into a TFDS dataset (dataset build)"))
+    label.add_arguments(command("label", "label images in the browser; a model pre-labels, you correct"))
     return p
 
 

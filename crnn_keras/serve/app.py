@@ -1,4 +1,5 @@
-"""The HTTP service: POST /read, GET /health, GET /model (FastAPI; OpenAPI docs at /docs).
+"""The HTTP service: POST /read, GET /health, GET /model, a demo page at GET / and POST
+/explain (FastAPI; OpenAPI docs at /docs).
 
     POST /read   multipart field `file` (one image) or `files` (repeated, at most 64), or a raw
                  body with Content-Type image/*; ?beam_width=K for .keras models.
@@ -7,20 +8,25 @@
 
 Uploads are decoded like files on disk (PNG, JPEG, BMP, GIF only; bombs, damaged files and
 other formats refused per image), so a bad upload is a 4xx or an error entry, never a 500.
+Requests must name this server in their Host header and come from no other web origin
+(`crnn_keras.serve.guard`): a page the user visits elsewhere cannot use the service.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import threading
+from importlib import resources
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from crnn_keras.data.images import ImageError, decode_bytes, to_model_input
 from crnn_keras.runtime.reader import Reader
 from crnn_keras.serve.batcher import Batcher
+from crnn_keras.serve.guard import Guard, middleware
 from crnn_keras.version import __version__
 
 MAX_FILES = 64
@@ -73,11 +79,28 @@ def prepare(reader: Reader, files: list[tuple[str, bytes]]) -> list[tuple[str, o
     return prepared
 
 
-def create_app(model_path: str, max_upload_mb: float = 5.0, window_s: float = 0.005) -> FastAPI:
-    """The service for one model (`.keras`, `.tflite` or `.onnx`); raises ModelError for a bad model."""
+def explain_png(reader: Reader, image) -> bytes:
+    """The `explain` picture of one model input, as PNG bytes (.keras models only)."""
+    import tempfile
+
+    from crnn_keras.explain.alignment import explain
+    from crnn_keras.explain.figure import draw
+
+    with tempfile.TemporaryDirectory(prefix="crnn_explain_") as tmp:
+        path = os.path.join(tmp, "explain.png")
+        draw(explain(reader.keras_model, image), path)
+        with open(path, "rb") as f:
+            return f.read()
+
+
+def create_app(model_path: str, max_upload_mb: float = 5.0, window_s: float = 0.005,
+               guard: Guard | None = None) -> FastAPI:
+    """The service for one model (`.keras`, `.tflite` or `.onnx`); raises ModelError for a bad model.
+    `guard` defaults to one for 127.0.0.1:8000."""
     reader = Reader(model_path)
     batcher = Batcher(reader, window_s)
     model_format = os.path.splitext(model_path)[1].lstrip(".").lower()
+    explain_lock = threading.Lock()  # matplotlib draws one figure at a time
     max_bytes = int(max_upload_mb * 2**20)
 
     @contextlib.asynccontextmanager
@@ -87,6 +110,27 @@ def create_app(model_path: str, max_upload_mb: float = 5.0, window_s: float = 0.
 
     app = FastAPI(title="crnn_keras", version=__version__, lifespan=lifespan,
                   description="Reads the text in captcha and short text-line images.")
+
+    app.middleware("http")(middleware(guard or Guard("127.0.0.1", 8000)))
+    page = resources.files("crnn_keras.serve").joinpath("demo.html").read_text(encoding="utf-8")
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def demo():
+        return page
+
+    @app.post("/explain", response_class=Response, responses={200: {"content": {"image/png": {}}}})
+    async def explain_upload(request: Request):
+        if model_format != "keras":
+            raise BadRequest(400, "the explain picture needs a .keras model")
+        files = await uploads(request, max_bytes)
+        if len(files) != 1:
+            raise BadRequest(400, "send one image")
+        [(_, image)] = await run_in_threadpool(prepare, reader, files)
+        if isinstance(image, str):
+            raise BadRequest(422, image)
+        with explain_lock:
+            png = await run_in_threadpool(explain_png, reader, image)
+        return Response(png, media_type="image/png")
 
     @app.exception_handler(BadRequest)
     async def refused(request: Request, error: BadRequest):

@@ -1,0 +1,1 @@
+"""Labelling: a local web page where the model pre-labels and a person corrects."""
