@@ -201,3 +201,22 @@ def test_labelling_in_a_real_browser(unlabelled, tmp_path, trained_run):
     state = json.load(open(out / ".labelling.json"))
     assert state["done"][first]["prelabel"] == prelabel and state["done"][second]["label"] == "zz99"
     assert os.path.exists(tmp_path / "labelling.png")
+
+
+def test_retraining_fine_tunes_in_the_background_and_switches_the_pre_labeller(unlabelled, tmp_path, trained_run):
+    from crnn_keras.label.retrain import Retrainer
+
+    images, truths = unlabelled
+    session = LabelSession(images, str(tmp_path / "out"), trained_run["model"])
+    retrainer = Retrainer(session, every=2, epochs=2)
+    first = session.pending()
+    session.submit(first[0].name, "label", first[0].prelabel)
+    assert not retrainer.maybe_start()  # 1 new label of 2
+    session.submit(first[1].name, "label", first[1].prelabel)
+    assert retrainer.maybe_start() and not retrainer.maybe_start()  # one run at a time
+    retrainer.thread.join(timeout=300)
+    assert retrainer.status()["last_error"] is None and retrainer.status()["runs"] == 1
+    assert session.model.endswith(os.path.join(".runs", "run-1", "model.keras"))
+    assert len(session.pending()) == 4 and all(i.confidence is not None for i in session.pending())
+    with pytest.raises(ValueError, match="must then be a .keras"):
+        Retrainer(LabelSession(images, str(tmp_path / "plain")), every=2)
