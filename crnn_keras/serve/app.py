@@ -79,6 +79,9 @@ def prepare(reader: Reader, files: list[tuple[str, bytes]]) -> list[tuple[str, o
     return prepared
 
 
+_DRAWING = threading.Lock()  # matplotlib draws one figure at a time
+
+
 def explain_png(reader: Reader, image) -> bytes:
     """The `explain` picture of one model input, as PNG bytes (.keras models only)."""
     import tempfile
@@ -86,32 +89,15 @@ def explain_png(reader: Reader, image) -> bytes:
     from crnn_keras.explain.alignment import explain
     from crnn_keras.explain.figure import draw
 
-    with tempfile.TemporaryDirectory(prefix="crnn_explain_") as tmp:
+    with _DRAWING, tempfile.TemporaryDirectory(prefix="crnn_explain_") as tmp:
         path = os.path.join(tmp, "explain.png")
         draw(explain(reader.keras_model, image), path)
         with open(path, "rb") as f:
             return f.read()
 
 
-def create_app(model_path: str, max_upload_mb: float = 5.0, window_s: float = 0.005,
-               guard: Guard | None = None) -> FastAPI:
-    """The service for one model (`.keras`, `.tflite` or `.onnx`); raises ModelError for a bad model.
-    `guard` defaults to one for 127.0.0.1:8000."""
-    reader = Reader(model_path)
-    batcher = Batcher(reader, window_s)
-    model_format = os.path.splitext(model_path)[1].lstrip(".").lower()
-    explain_lock = threading.Lock()  # matplotlib draws one figure at a time
-    max_bytes = int(max_upload_mb * 2**20)
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app):
-        yield
-        batcher.close()
-
-    app = FastAPI(title="crnn_keras", version=__version__, lifespan=lifespan,
-                  description="Reads the text in captcha and short text-line images.")
-
-    app.middleware("http")(middleware(guard or Guard("127.0.0.1", 8000)))
+def add_demo(app: FastAPI, reader: Reader, model_format: str, max_bytes: int) -> None:
+    """GET / (the demo page) and POST /explain (the explain picture of one upload, as PNG)."""
     page = resources.files("crnn_keras.serve").joinpath("demo.html").read_text(encoding="utf-8")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
@@ -128,9 +114,28 @@ def create_app(model_path: str, max_upload_mb: float = 5.0, window_s: float = 0.
         [(_, image)] = await run_in_threadpool(prepare, reader, files)
         if isinstance(image, str):
             raise BadRequest(422, image)
-        with explain_lock:
-            png = await run_in_threadpool(explain_png, reader, image)
-        return Response(png, media_type="image/png")
+        return Response(await run_in_threadpool(explain_png, reader, image), media_type="image/png")
+
+
+def create_app(model_path: str, max_upload_mb: float = 5.0, window_s: float = 0.005,
+               guard: Guard | None = None) -> FastAPI:
+    """The service for one model (`.keras`, `.tflite` or `.onnx`); raises ModelError for a bad model.
+    `guard` defaults to one for 127.0.0.1:8000."""
+    reader = Reader(model_path)
+    batcher = Batcher(reader, window_s)
+    model_format = os.path.splitext(model_path)[1].lstrip(".").lower()
+    max_bytes = int(max_upload_mb * 2**20)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        yield
+        batcher.close()
+
+    app = FastAPI(title="crnn_keras", version=__version__, lifespan=lifespan,
+                  description="Reads the text in captcha and short text-line images.")
+
+    app.middleware("http")(middleware(guard or Guard("127.0.0.1", 8000)))
+    add_demo(app, reader, model_format, max_bytes)
 
     @app.exception_handler(BadRequest)
     async def refused(request: Request, error: BadRequest):

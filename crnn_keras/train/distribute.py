@@ -61,9 +61,12 @@ def cluster_spec() -> dict:
         return {}
     try:
         config = json.loads(text)
-        config["cluster"], config["task"]["type"], int(config["task"]["index"])  # noqa: B018
+        valid = isinstance(config["cluster"], dict) and isinstance(config["task"]["type"], str)
+        int(config["task"]["index"])
     except (ValueError, KeyError, TypeError):
-        raise ValueError('TF_CONFIG: expected {"cluster": {...}, "task": {"type": ..., "index": ...}}') from None
+        valid = False
+    if not valid:
+        raise ValueError('TF_CONFIG: expected {"cluster": {...}, "task": {"type": ..., "index": ...}}')
     return config
 
 
