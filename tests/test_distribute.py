@@ -63,16 +63,20 @@ def start_workers(args):
     return processes
 
 
-def test_two_local_workers_train_one_run(tiny_folder, tmp_path):
+def test_two_local_workers_train_one_run_from_a_tfds_dataset(tiny_folder, tmp_path):
+    from crnn_keras.data.tfds_dataset import DatasetOptions, build_dataset
+
+    data_dir = tmp_path / "dataset"
+    build_dataset(DatasetOptions(out=str(data_dir), data=tiny_folder, val_split=0.25, height=16, width=64))
     out = tmp_path / "run"
-    processes = start_workers(["--data", tiny_folder, "--out", str(out), "--epochs", "2", "--distribute",
+    processes = start_workers(["--tfds", str(data_dir), "--out", str(out), "--epochs", "2", "--distribute",
                                "multi-worker", *TINY])
     results = [p.communicate(timeout=180) for p in processes]
     for p, (_, err) in zip(processes, results):
         assert p.returncode == 0, err[-3000:]
     assert os.path.exists(out / "model.keras") and json.load(open(out / "run.json"))["train"]["distribute"] == \
         "multi-worker"
-    assert sorted(os.listdir(tmp_path)) == ["run"]  # the other worker wrote only into its scratch folder
+    assert sorted(os.listdir(tmp_path)) == ["dataset", "run"]  # the other worker wrote only into its scratch
 
 
 def test_the_keras_code_the_multi_worker_fix_replaces_is_still_there():

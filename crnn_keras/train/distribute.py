@@ -120,3 +120,20 @@ def run_folder_for(out: str, resume: bool) -> tuple[RunFolder, str | None]:
     if resume:
         shutil.copytree(out, folder, ignore=shutil.ignore_patterns(RunFolder.LOCK))
     return RunFolder(folder), scratch
+
+
+def fixed_steps(cfg, train_images: int, val_images: int, replicas: int) -> dict:
+    """fit()'s steps_per_epoch and validation_steps under several workers, else {}.
+
+    Each worker reads its own shard of the data (by file for a TFDS dataset), and the shards
+    need not hold the same number of batches; a worker that runs out first would leave the
+    others waiting in a collective for ever. So the data repeats and every worker takes the
+    same count of global batches an epoch.
+    """
+    if cfg.distribute != "multi-worker":
+        return {}
+    from crnn_keras.data.pipeline import replica_batches
+
+    val_batch, _ = replica_batches(cfg.batch_size, val_images, replicas)
+    return {"steps_per_epoch": max(1, train_images // cfg.batch_size),
+            "validation_steps": max(1, val_images // val_batch)}

@@ -174,10 +174,13 @@ def fit(run: Run, data: TrainingData, cfg: TrainConfig, monitor: str,
         cb.HistoryCSV(run.folder.file(RunFolder.HISTORY), elapsed, append=state.epoch > 0),
         *extra_callbacks,
     ]
+    steps = distribute.fixed_steps(cfg, len(data.train), len(data.val), replicas)
+    if steps:  # workers must take the same number of steps: repeat, and count them
+        train_ds, val_ds = train_ds.repeat(), val_ds.repeat()
     with stop_on_sigint(run.trainer) as interrupted:
         run.trainer.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, initial_epoch=state.epoch,
                         callbacks=callbacks, shuffle=False,  # the dataset shuffles itself
-                        verbose=1 if sys.stdout.isatty() else 2)
+                        verbose=1 if sys.stdout.isatty() else 2, **steps)
     run.state = resume_point.state  # as state.json holds it
     if non_finite.epoch is not None:
         kept = (f"the best model so far (epoch {best.best_epoch}) is kept in {run.folder.file(RunFolder.MODEL)}"
