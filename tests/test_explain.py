@@ -42,7 +42,7 @@ def test_explain_writes_a_picture_and_the_readers_own_path(trained_run, tmp_path
         stem = out / name[:-4]
         record = json.load(open(f"{stem}.json"))
         assert record["text"] == reading.text == name[:-4]  # a doubled letter, read through a blank
-        assert "·" in record["path"] and record["time_steps"] == 16
+        assert "·" in record["path"] and record["time_steps"] == 32
         assert [m["shape"][0] for m in record["feature_maps"]] == [8, 4, 2, 1]  # the height halves to 1
         assert os.path.getsize(f"{stem}.png") > 10_000
     cli(capsys, "explain", "--model", trained_run["model"], "--out", out, images[0])

@@ -33,7 +33,7 @@ def test_signature_and_vocabulary_round_trip(exported, trained_run):
         assert list(lite.vocabulary.characters) == keras_reader.vocabulary
         assert (lite.height, lite.width, lite.channels) == (16, 64, 1)
         out = lite.run(np.full((16, 64, 1), 255, np.uint8))
-        assert out["ids"].shape == (1, 16) and out["ids"].dtype == np.int32
+        assert out["ids"].shape == (1, 32) and out["ids"].dtype == np.int32
         assert out["confidence"].shape == (1,)
 
 

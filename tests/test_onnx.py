@@ -40,7 +40,7 @@ def test_onnx_model_has_a_dynamic_batch_and_carries_its_vocabulary(onnx_model, t
     assert model.batch_is_dynamic() and model.input_description() == "image uint8 [B, 16, 64, 1]"
     assert list(model.vocabulary.characters) == Reader(trained_run["model"]).vocabulary
     out = model.run(np.zeros((3, 16, 64, 1), np.uint8))
-    assert out["ids"].shape == (3, 16) and out["ids"].dtype == np.int32 and out["confidence"].shape == (3,)
+    assert out["ids"].shape == (3, 32) and out["ids"].dtype == np.int32 and out["confidence"].shape == (3,)
 
 
 def test_cli_evaluates_with_onnx_and_refuses_what_onnx_cannot_do(onnx_model, trained_run, tmp_path, capsys):

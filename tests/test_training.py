@@ -38,9 +38,10 @@ def test_tiny_set_is_learned_completely_and_run_folder_is_complete(trained_run):
     assert {"loss", "val_loss", "val_accuracy", "val_cer"} <= set(header)
     run = json.load(open(os.path.join(trained_run["out"], "run.json")))
     assert run["vocabulary"] == sorted(set("abcd1234"))
-    # 4-letter labels may need 9 frames: 8 steps (three halvings of 64) are too few, so two.
-    assert run["max_label_length"] == 4 and run["model"]["width_halvings"] == 2
-    assert keras_output_steps(trained_run["model"]) == 16
+    # 4-letter labels want 6 frames each (24): 8 or 16 steps (three or two halvings of 64) are
+    # too few, so one halving and 32 steps.
+    assert run["max_label_length"] == 4 and run["model"]["width_halvings"] == 1
+    assert keras_output_steps(trained_run["model"]) == 32
 
 
 def keras_output_steps(model_path: str) -> int:
