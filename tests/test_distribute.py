@@ -3,13 +3,14 @@
 import inspect
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 
 import pytest
 from conftest import ROOT, run_cli
+
+from bench.distribute import free_ports
 
 TINY = ["--height", "16", "--width", "64", "--no-augment", "--batch-size", "8"]
 
@@ -40,16 +41,6 @@ def test_multi_worker_needs_tf_config(tiny_folder, tmp_path):
     done = run_cli("train.py", "--data", tiny_folder, "--out", str(tmp_path / "r"), "--distribute", "multi-worker",
                    input_env={"TF_CONFIG": ""})
     assert done.returncode == 1 and "TF_CONFIG is not set" in done.stderr
-
-
-def free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def start_workers(args):
