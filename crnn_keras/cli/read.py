@@ -9,8 +9,8 @@ import time
 
 from crnn_keras import atomic
 from crnn_keras.cli.common import UserError, error_line
-from crnn_keras.data.files import list_image_files, list_samples
-from crnn_keras.data.manifest import read_manifest
+from crnn_keras.data.files import list_image_files
+from crnn_keras.data.manifest import list_labelled
 from crnn_keras.metrics import coverage, score
 from crnn_keras.runtime.reader import Reader, read_paths
 
@@ -69,10 +69,7 @@ def read_labelled(args, reader: Reader) -> tuple[list[str], list[str], list[floa
     the labels file args.labels or the split of the TFDS dataset args.tfds."""
     if args.tfds:
         return read_dataset_split(args, reader)
-    if args.labels:
-        samples, problems = read_manifest(args.labels, args.ignore_case)
-    else:
-        samples, problems = list_samples(args.data, args.label_regex, args.ignore_case)
+    samples, problems = list_labelled(args.data, args.labels, args.label_regex, args.ignore_case)
     for problem in problems:
         print(f"skipped: {problem}", file=sys.stderr)
     texts, truths, confidences, paths = [], [], [], []
@@ -95,13 +92,10 @@ def read_dataset_split(args, reader: Reader, batch: int = 256):
     """Like read_labelled for a TFDS split, read in batches (never all in memory)."""
     import tensorflow_datasets as tfds
 
-    from crnn_keras.data.streamed import find_dataset_dir
+    from crnn_keras.data.streamed import check_stored_size, find_dataset_dir
 
     builder = tfds.builder_from_directory(find_dataset_dir(args.tfds))
-    stored, wanted = tuple(builder.info.features["image"].shape), (reader.height, reader.width, reader.channels)
-    if stored != wanted:
-        raise UserError(f"{args.tfds}: images are stored at {'x'.join(map(str, stored))}, the model takes "
-                        f"{'x'.join(map(str, wanted))}: build the dataset at the model's size")
+    check_stored_size(builder, (reader.height, reader.width, reader.channels))
     try:
         ds = builder.as_dataset(split=args.split, shuffle_files=False).batch(batch)
     except (ValueError, KeyError, AssertionError) as error:

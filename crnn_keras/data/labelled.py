@@ -11,7 +11,6 @@ import numpy as np
 from crnn_keras.contract import Vocabulary
 from crnn_keras.data.files import Problem, Sample, list_samples
 from crnn_keras.data.images import load_images
-from crnn_keras.data.manifest import read_manifest
 
 
 @dataclasses.dataclass
@@ -53,13 +52,6 @@ def load_folder(folder: str, height: int, width: int, channels: int, label_regex
     """
     samples, problems = list_samples(folder, label_regex, ignore_case)
     return load_samples(folder, samples, problems, height, width, channels)
-
-
-def load_manifest(manifest: str, height: int, width: int, channels: int,
-                  ignore_case: bool = False) -> tuple[LabelledImages, list[Problem]]:
-    """Reads and decodes the images a labels file lists (`crnn_keras.data.manifest`)."""
-    samples, problems = read_manifest(manifest, ignore_case)
-    return load_samples(manifest, samples, problems, height, width, channels)
 
 
 def load_samples(what: str, samples: list[Sample], problems: list[Problem], height: int, width: int,

@@ -15,7 +15,7 @@ import csv
 import os
 import unicodedata
 
-from crnn_keras.data.files import Problem, Sample, printable_path, regular_file_problem
+from crnn_keras.data.files import Problem, Sample, list_samples, printable_path, regular_file_problem
 
 HEADER_PATH = {"path", "file", "filename", "image", "file_name"}
 HEADER_LABEL = {"label", "text", "labels"}
@@ -47,6 +47,14 @@ def read_manifest(manifest: str, ignore_case: bool = False) -> tuple[list[Sample
         raise ValueError(f"{printable_path(manifest)}: no usable row (expected path<TAB>label or path,label)"
                          + (f" — {problems[0]}" if problems else ""))
     return samples, problems
+
+
+def list_labelled(data: str | None, labels: str | None, label_regex: str | None = None,
+                  ignore_case: bool = False) -> tuple[list[Sample], list[Problem]]:
+    """The samples of the labels file `labels` when given, else of the folder `data`."""
+    if labels:
+        return read_manifest(labels, ignore_case)
+    return list_samples(data, label_regex, ignore_case)
 
 
 def _rows(manifest: str) -> list[tuple[int, list[str]]]:

@@ -15,8 +15,8 @@ import numpy as np
 
 from crnn_keras.contract import Vocabulary
 from crnn_keras.data.files import list_image_files, printable_path
-from crnn_keras.data.labelled import LabelledImages, load_folder, load_manifest, report_problems, split
-from crnn_keras.data.manifest import read_manifest
+from crnn_keras.data.labelled import LabelledImages, load_folder, load_samples, report_problems, split
+from crnn_keras.data.manifest import list_labelled, read_manifest
 from crnn_keras.data.pipeline import check_labels_fit, make_dataset, replica_batches
 
 
@@ -92,11 +92,10 @@ class FolderSource:
         """Decodes the images at the model's input size; one `skipped:` line per bad file."""
         options = dict(height=height, width=width, channels=channels, label_regex=self.label_regex,
                        ignore_case=self.ignore_case)
-        if self.labels:
-            data, problems = load_manifest(self.labels, height, width, channels, self.ignore_case)
-        else:
-            data, problems = load_folder(self.data, **options)
-        report_problems(problems, self.labels or self.data)
+        source = self.labels or self.data
+        samples, problems = list_labelled(self.data, self.labels, self.label_regex, self.ignore_case)
+        data, problems = load_samples(source, samples, problems, height, width, channels)
+        report_problems(problems, source)
         if not self.val_data:
             return TrainingData(*split(data, self.val_split, self.seed))
         val, val_problems = load_folder(self.val_data, **options)

@@ -57,6 +57,15 @@ def read_summary(dataset_dir: str) -> dict:
     return summary
 
 
+def check_stored_size(builder, shape: tuple[int, int, int]) -> None:
+    """Raises ValueError unless the dataset's images are stored at the model's (H, W, C)."""
+    stored = tuple(builder.info.features["image"].shape)
+    if stored != tuple(shape):
+        raise ValueError(f"{builder.data_dir}: images are stored at {'x'.join(map(str, stored))}, the model takes "
+                         f"{'x'.join(map(str, shape))}: use that --height/--width/--rgb, or rebuild the dataset at "
+                         "this size")
+
+
 @dataclasses.dataclass(frozen=True)
 class LabelSummary:
     """What the trainer needs to know of a streamed training split, from the metadata."""
@@ -188,11 +197,7 @@ class TfdsSource:
     def load(self, height: int, width: int, channels: int) -> StreamedData:
         builder = self.builder()
         summary = read_summary(builder.data_dir)
-        stored = tuple(builder.info.features["image"].shape)
-        if stored != (height, width, channels):
-            raise ValueError(f"{builder.data_dir}: images are stored at {stored[0]}x{stored[1]}x{stored[2]}, the model "
-                             f"takes {height}x{width}x{channels}: train with that --height/--width/--rgb, or rebuild "
-                             "the dataset at this size")
+        check_stored_size(builder, (height, width, channels))
         train_split, val_split = self.splits(builder.info.splits["train"].num_examples, builder.info.splits)
         labels = [label.decode("utf-8") for label in tfds.as_numpy(builder.as_dataset(
             split=val_split, shuffle_files=False, decoders={"image": tfds.decode.SkipDecoding()}).map(

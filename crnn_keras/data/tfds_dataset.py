@@ -27,7 +27,7 @@ from tensorflow_datasets.core.utils import shard_utils
 from crnn_keras.data.files import Problem, Sample, list_samples, printable_path
 from crnn_keras.data.images import ImageError, load_image
 from crnn_keras.data.labelled import report_problems
-from crnn_keras.data.manifest import read_manifest
+from crnn_keras.data.manifest import list_labelled
 
 DATASET_NAME = "crnn_captchas"
 MIN_SHARDS = 16  # several workers can then each read whole files
@@ -136,10 +136,7 @@ class CrnnCaptchas(tfds.core.GeneratorBasedBuilder, skip_registration=True):
 
 def list_split_samples(options: DatasetOptions) -> tuple[dict[str, list[Sample]], list[Problem]]:
     """The samples of each split ("train", and "validation" when asked for), with the problems."""
-    if options.labels:
-        samples, problems = read_manifest(options.labels, options.ignore_case)
-    else:
-        samples, problems = list_samples(options.data, options.label_regex, options.ignore_case)
+    samples, problems = list_labelled(options.data, options.labels, options.label_regex, options.ignore_case)
     splits = {"train": samples}
     if options.val_data:
         val, val_problems = list_samples(options.val_data, options.label_regex, options.ignore_case)
