@@ -117,3 +117,31 @@ def test_the_dataset_command_builds_from_the_command_line(source, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert os.path.exists(os.path.join(done.stdout.strip(), "dataset_info.json"))
     assert "skipped: " in done.stderr and "broken.png" in done.stderr
+
+
+def test_a_beam_build_writes_the_same_dataset(source, built, tmp_path):
+    """Apache Beam is not a dependency: run by hand where it is installed (README, Large data)."""
+    pytest.importorskip("apache_beam")
+    path = build_dataset(DatasetOptions(out=str(tmp_path / "beam"), data=source, val_split=0.25, **SIZE,
+                                        beam_options="--runner=DirectRunner --direct_num_workers=2 "
+                                                     "--direct_running_mode=multi_processing"))
+    beam, plain = tfds.builder_from_directory(path), tfds.builder_from_directory(built)
+    assert beam.info.splits["train"].num_examples == plain.info.splits["train"].num_examples == 32
+    # Beam puts each example in one of 16 shards by a hash of its key: of 32 examples, some
+    # shards get none and are not written. Every shard fills on a set of any size.
+    assert 1 < beam.info.splits["train"].num_shards <= MIN_SHARDS
+    read = {x["label"].decode(): x["image"] for x in tfds.as_numpy(beam.as_dataset(split="train+validation"))}
+    expected = {x["label"].decode(): x["image"] for x in tfds.as_numpy(plain.as_dataset(split="train+validation"))}
+    assert read.keys() == expected.keys() and all((read[k] == expected[k]).all() for k in read)
+    assert read_summary(path)["counts"] == {"train": 32, "validation": 11}
+
+
+def test_beam_options_without_beam_is_one_line(source, tmp_path):
+    import importlib.util
+
+    if importlib.util.find_spec("apache_beam"):
+        pytest.skip("Apache Beam is installed here")
+    done = run_cli("-m", "crnn_keras", "dataset", "build", "--data", source, "--out", str(tmp_path / "ds"),
+                   "--beam-options=--runner=DirectRunner")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "--beam-options: Apache Beam is not installed" in done.stderr.strip().splitlines()[-1]

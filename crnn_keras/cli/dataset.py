@@ -32,6 +32,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     build.add_argument("--seed", type=int, default=0, help="seeds the validation split")
     build.add_argument("--shard-size-mb", type=int, default=64, help="most megabytes a shard holds (at least 16 shards)")
     build.add_argument("--overwrite", action="store_true", help="replace a dataset already in DATA_DIR")
+    build.add_argument("--beam-options", metavar="OPTIONS",
+                       help='build through Apache Beam with these pipeline options, e.g. "--runner=DirectRunner '
+                       '--direct_num_workers=4 --direct_running_mode=multi_processing" (needs apache-beam)')
 
 
 def run(args) -> int:
@@ -43,7 +46,7 @@ def run(args) -> int:
                              test_data=args.test_data,
                              val_split=args.val_split, label_regex=args.label_regex, ignore_case=args.ignore_case,
                              height=args.height, width=args.width, channels=3 if args.rgb else 1, seed=args.seed,
-                             shard_size_mb=args.shard_size_mb)
+                             shard_size_mb=args.shard_size_mb, beam_options=args.beam_options)
     ModelConfig(height=options.height, width=options.width, channels=options.channels).check_input()
     tfds.disable_progress_bar()
     path = build_dataset(options, overwrite=args.overwrite)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import shlex
 import sys
 
 import numpy as np
@@ -50,6 +51,7 @@ class DatasetOptions:
     channels: int = 1
     seed: int = 0
     shard_size_mb: int = 64
+    beam_options: str | None = None
 
     def __post_init__(self):
         if bool(self.data) == bool(self.labels):
@@ -101,8 +103,9 @@ class CrnnCaptchas(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     RELEASE_NOTES = {"1.0.0": "Images decoded by crnn_keras' Pillow path, resized to the model input, PNG."}
     BUILDER_CONFIG_CLASS = CaptchaConfig
 
-    def __init__(self, *, splits: dict[str, list[Sample]] | None = None, **kwargs):
+    def __init__(self, *, splits: dict[str, list[Sample]] | None = None, beam: bool = False, **kwargs):
         self._splits = splits or {}
+        self._beam = beam
         self.problems: list[Problem] = []
         self.stats = {name: LabelStats() for name in self._splits}
         super().__init__(**kwargs)
@@ -120,7 +123,19 @@ class CrnnCaptchas(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         )
 
     def _split_generators(self, dl_manager):
+        if self._beam:
+            return {name: self._beam_examples(name, samples) for name, samples in self._splits.items()}
         return {name: self._generate_examples(samples, self.stats[name]) for name, samples in self._splits.items()}
+
+    def _beam_examples(self, name: str, samples: list[Sample]):
+        """The split as a Beam transform: workers decode; the label statistics come from the
+        listed samples (a file that then fails to decode still counts its characters)."""
+        beam = tfds.core.lazy_imports.apache_beam
+        for sample in samples:
+            self.stats[name].add(sample.label)
+        config = self.builder_config
+        return (f"list_{name}" >> beam.Create(samples)
+                | f"decode_{name}" >> beam.FlatMap(decode_example, config.height, config.width, config.channels))
 
     def _generate_examples(self, samples: list[Sample], stats: LabelStats):
         config = self.builder_config
@@ -132,6 +147,16 @@ class CrnnCaptchas(tfds.core.GeneratorBasedBuilder, skip_registration=True):
                 continue
             stats.add(sample.label)
             yield printable_path(sample.path), {"image": image, "label": sample.label}
+
+
+def decode_example(sample: Sample, height: int, width: int, channels: int) -> list[tuple[str, dict]]:
+    """A Beam worker's step: [(key, example)], or [] and a `skipped:` line for a bad file."""
+    try:
+        image = load_image(sample.path, height, width, channels)
+    except ImageError as error:
+        print(f"skipped: {Problem(sample.path, error.reason)}", file=sys.stderr)
+        return []
+    return [(printable_path(sample.path), {"image": image, "label": sample.label})]
 
 
 def list_split_samples(options: DatasetOptions) -> tuple[dict[str, list[Sample]], list[Problem]]:
@@ -162,17 +187,41 @@ def build_dataset(options: DatasetOptions, overwrite: bool = False) -> str:
     splits, problems = list_split_samples(options)
     config = CaptchaConfig(name="default", label_regex=options.label_regex, ignore_case=options.ignore_case,
                            height=options.height, width=options.width, channels=options.channels)
-    builder = CrnnCaptchas(splits=splits, config=config, data_dir=options.out)
+    beam_options = parse_beam_options(options.beam_options) if options.beam_options else None
+    builder = CrnnCaptchas(splits=splits, config=config, data_dir=options.out, beam=beam_options is not None)
+    prepare(builder, shard_count(splits["train"], config, options.shard_size_mb), overwrite, beam_options)
+    report_problems(problems + builder.problems, options.labels or options.data)
+    return builder.data_dir
+
+
+def parse_beam_options(text: str):
+    """`--beam-options "--runner=DirectRunner --direct_num_workers=2"` as Beam's PipelineOptions.
+
+    Raises:
+        ValueError: Apache Beam is not installed.
+    """
+    try:
+        from apache_beam.options.pipeline_options import PipelineOptions
+    except ImportError:
+        raise ValueError("--beam-options: Apache Beam is not installed (pip install apache-beam, in its own "
+                         "environment: README, Large data)") from None
+    return PipelineOptions(shlex.split(text))
+
+
+def prepare(builder: CrnnCaptchas, shards: int, overwrite: bool = False, beam_options=None) -> None:
+    """Writes `builder`'s splits in `shards` files each (fewer for a split with fewer examples)
+    and the metadata the model needs; with `beam_options`, through an Apache Beam pipeline.
+
+    Raises:
+        ValueError: its folder already holds the dataset, unless `overwrite`.
+    """
     if os.path.exists(os.path.join(builder.data_dir, "dataset_info.json")) and not overwrite:
         raise ValueError(f"{builder.data_dir}: already holds a dataset (choose another --out, or --overwrite)")
-    download = _DownloadConfig(shard_count(splits["train"], config, options.shard_size_mb),
-                               download_mode=tfds.download.GenerateMode.FORCE_REDOWNLOAD if overwrite else
-                               tfds.download.GenerateMode.REUSE_CACHE_IF_EXISTS)
+    download = _DownloadConfig(shards, download_mode=tfds.download.GenerateMode.FORCE_REDOWNLOAD if overwrite else
+                               tfds.download.GenerateMode.REUSE_CACHE_IF_EXISTS, beam_options=beam_options)
     with contextlib.redirect_stdout(sys.stderr):  # TFDS narrates on stdout, which carries our result
         builder.download_and_prepare(download_config=download)
-    report_problems(problems + builder.problems, options.labels or options.data)
     _write_summary(builder)
-    return builder.data_dir
 
 
 class _ShardCount(shard_utils.ShardConfig):
@@ -222,7 +271,7 @@ def _write_summary(builder: CrnnCaptchas) -> None:
         "vocabulary": "".join(sorted(train.characters)),
         "max_label_length": max(stats.max_length for stats in builder.stats.values()),
         "mean_label_length": train.total_length / max(1, train.count),
-        "counts": {name: stats.count for name, stats in builder.stats.items()},
+        "counts": {name: builder.info.splits[name].num_examples for name in builder.stats},
         "format": 1,
     }
     builder.info.metadata.update(summary)
