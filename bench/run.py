@@ -153,6 +153,7 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--quick", action="store_true", help="smoke run: 64 train / 16 test images, 2 epochs")
     parser.add_argument("--out", default=os.path.join(root, "bench", "results"))
+    parser.add_argument("--keep", metavar="DIR", help="copy the first seed's run folder here (the README's pictures)")
     args = parser.parse_args()
 
     from bench.baseline import HEIGHT, RECIPE, WIDTH
@@ -199,6 +200,8 @@ def main() -> int:
         "baseline": baseline,
     }
     write_results(args.out, "quick-" if args.quick else "", result, markdown(result))
+    if args.keep:
+        shutil.copytree(os.path.join(work, f"ours-{args.seeds[0]}"), args.keep, dirs_exist_ok=True)
     shutil.rmtree(work, ignore_errors=True)
     return 0
 

@@ -3,8 +3,9 @@
     python bench/variants.py
 
 Speed does not depend on the weights, so this compares shapes without training them: the
-current default (batch norm folded, as a finished run saves it, and unfolded, as during
-training), the earlier 32x160 default with a full-size stem, and the Keras example. Each reads
+default as training builds it for 4–6-character labels (`fit_labels(5)`: 40 time steps), with
+batch norm folded as a finished run saves it and unfolded as during training; version 0.2's 20
+time steps; and the Keras example. Each reads
 1,024 random images per round with `predict(batch_size=64)`, taking turns (bench/throughput.py);
 the figure is each model's best round. Writes bench/results/variants-<date>-<host>.json and .md.
 """
@@ -25,7 +26,7 @@ from bench.throughput import best_rounds  # noqa: E402
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"))
     args = parser.parse_args()
 
@@ -42,12 +43,11 @@ def main() -> int:
         model = build_backbone(classes, cfg)
         return (fold_batch_norm(model, cfg) if folded else model), cfg
 
-    default, earlier = ModelConfig(), ModelConfig(height=32, stem_stride=1)
+    default = ModelConfig().fit_labels(5)
     backbones = {
-        "default (64x160, stride-2 stem), batch norm folded": backbone(default, folded=True),
+        "default (64x160, 40 time steps), batch norm folded": backbone(default, folded=True),
         "default, batch norm not folded": backbone(default, folded=False),
-        "earlier default (32x160, full-size stem), folded": backbone(earlier, folded=True),
-        "earlier default, not folded": backbone(earlier, folded=False),
+        "0.2 (20 time steps), folded": backbone(ModelConfig(), folded=True),
         "Keras example (50x200)": (build_keras_example(classes), ModelConfig(height=HEIGHT, width=WIDTH)),
     }
     rng = np.random.default_rng(0)

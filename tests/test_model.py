@@ -18,7 +18,7 @@ def test_height_reaches_exactly_one_through_the_2x5_conv(height, width, stem_str
     assert final.kernel_size == (2, 5)
     assert final.input.shape[1] == 2 and final.output.shape[1] == 1
     assert cfg.num_blocks == blocks
-    assert backbone.output.shape == (None, width // 2**cfg.width_halvings * cfg.frames_per_column, 5)
+    assert backbone.output.shape == (None, width // 2**cfg.width_halvings, 5)
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -39,9 +39,9 @@ def test_blocks_are_residual_with_height_halving_strides():
     assert backbone.get_layer("stem_conv").strides == (2, 2)
     strides = [backbone.get_layer(f"block{i}_conv1").strides for i in range(1, 5)]
     # 64 rows: the stem and four blocks halve the height to 2; the stem and two blocks halve
-    # the width, so 160 columns give 20 GRU steps, each emitting two frames.
+    # the width, so 160 columns give 20 time steps.
     assert strides == [(2, 2), (2, 2), (2, 1), (2, 1)]
-    assert backbone.get_layer("bigru").output.shape[1] == 20 and backbone.output.shape[1] == 40
+    assert backbone.output.shape[1] == 20
     assert isinstance(backbone.get_layer("block1_add"), keras.layers.Add)
 
 
@@ -81,14 +81,14 @@ def test_model_with_lambda_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("width, longest, halvings, steps", [
-    (160, 5, 3, 40),    # captchas: 6 frames a character from 20 columns of 2 frames
-    (160, 2, 3, 40),    # short labels keep the most halvings
-    (128, 5, 3, 32),
-    (128, 8, 2, 64),    # 48 frames wanted
-    (128, 20, 1, 128),  # 120 wanted
-    (130, 5, 1, 130),   # 130 halves only once
-    (16, 10, 1, 16),    # nothing holds 60 frames: the most steps (the stem always halves), and
-                        # check_labels_fit names a label that does not fit 2·len+1
+    (160, 5, 2, 40),   # captchas: 6 steps a character
+    (160, 2, 3, 20),   # short labels keep the most halvings
+    (128, 5, 2, 32),
+    (128, 8, 1, 64),   # 48 frames wanted
+    (128, 20, 1, 64),  # 120 wanted: none holds them, so the most steps
+    (130, 5, 1, 65),   # 130 halves only once
+    (16, 10, 1, 8),    # nothing holds 21 frames: the most steps (the stem always halves), and
+                       # check_labels_fit then names the label
 ])
 def test_time_steps_fit_the_longest_label(width, longest, halvings, steps):
     fitted = ModelConfig(width=width).fit_labels(longest)
@@ -97,17 +97,7 @@ def test_time_steps_fit_the_longest_label(width, longest, halvings, steps):
 
 def test_without_a_strided_stem_the_blocks_may_keep_the_full_width():
     fitted = ModelConfig(width=16, stem_stride=1).fit_labels(10)
-    assert (fitted.width_halvings, fitted.time_steps) == (0, 32)
-
-
-def test_one_frame_a_column_counts_columns_only():
-    fitted = ModelConfig(frames_per_column=1).fit_labels(5)
-    assert (fitted.width_halvings, fitted.time_steps) == (2, 40)
-
-
-def test_runs_written_before_frames_per_column_read_as_one_frame():
-    old = {k: v for k, v in ModelConfig(width_halvings=2).to_dict().items() if k != "frames_per_column"}
-    assert ModelConfig.from_dict(old).time_steps == 40
+    assert (fitted.width_halvings, fitted.time_steps) == (0, 16)
 
 
 def test_the_blank_prior_starts_the_blank_logit_at_its_share():
@@ -117,9 +107,8 @@ def test_the_blank_prior_starts_the_blank_logit_at_its_share():
 
     config = ModelConfig(height=16, width=64, block_widths=(8, 8), rnn_units=8, width_halvings=2)
     backbone = CRNNBuilder().build(5, config, mean_label_length=4.0)
-    frames = keras.ops.softmax(backbone.get_layer("logits").bias.numpy().reshape(2, 5)).numpy()
-    for probabilities in frames:  # both frames of a column, out of 16 columns × 2 = 32 steps
-        assert probabilities[0] == pytest.approx(1 - 4 / 32) and probabilities[1:] == pytest.approx([0.03125] * 4)
+    probabilities = keras.ops.softmax(backbone.get_layer("logits").bias).numpy()
+    assert probabilities[0] == pytest.approx(1 - 4 / 16) and probabilities[1:] == pytest.approx([0.0625] * 4)
     scratch = CRNNBuilder().build(5, config)  # --init-from: the weights come from the source
     assert not scratch.get_layer("logits").bias.numpy().any()
 

@@ -38,9 +38,9 @@ def test_tiny_set_is_learned_completely_and_run_folder_is_complete(trained_run):
     assert {"loss", "val_loss", "val_accuracy", "val_cer"} <= set(header)
     run = json.load(open(os.path.join(trained_run["out"], "run.json")))
     assert run["vocabulary"] == sorted(set("abcd1234"))
-    # 4-letter labels want 6 frames each (24): 8 columns of two frames (three halvings of 64) are
-    # too few, so two halvings: 16 columns, 32 steps.
-    assert run["max_label_length"] == 4 and run["model"]["width_halvings"] == 2
+    # 4-letter labels want 6 frames each (24): 8 or 16 steps (three or two halvings of 64) are
+    # too few, so one halving and 32 steps.
+    assert run["max_label_length"] == 4 and run["model"]["width_halvings"] == 1
     assert keras_output_steps(trained_run["model"]) == 32
 
 
@@ -149,8 +149,8 @@ def test_labels_too_long_for_the_time_steps_are_refused(tmp_path, capsys):
         text_image(label).save(folder / f"{label}.png")
     status, _, err = cli(capsys, "train", "--data", folder, "--height", "16", "--width", "16", "--out", tmp_path / "r")
     assert status == 1
-    # Even with only the stem's halving, 16 steps cannot hold the 21 frames 10 letters may need.
-    assert "abcdefghij.png: label 'abcdefghij' has 10 characters but the model has 16 time steps" in err
+    # Even with only the stem's halving, 8 steps cannot hold the 21 frames 10 letters may need.
+    assert "abcdefghij.png: label 'abcdefghij' has 10 characters but the model has 8 time steps" in err
 
 
 def _history_epochs(out):

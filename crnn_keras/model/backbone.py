@@ -5,8 +5,7 @@
       → BasicBlock × n, each with stride 2 in height (the first few also in width)
       → height is now 2 → Conv 2x5 (valid in height) → height exactly 1
       → Reshape (B, T, F): width becomes time, channels become features
-      → bidirectional GRU → Dense: frames_per_column frames of logits a column
-      → logits (B, T, vocabulary + 1), T = columns × frames_per_column
+      → bidirectional GRU → Dense: logits (B, T, vocabulary + 1)
 
 Logit classes follow `crnn_keras.contract`: class 0 is the CTC blank.
 """
@@ -78,19 +77,16 @@ def build_backbone(num_classes: int, config: ModelConfig = ModelConfig(), folded
     x = layers.ZeroPadding2D(((0, 0), (2, 2)), name="final_pad")(x)
     x = _conv_bn(x, filters[-1], (2, 5), padding="valid", name="final_conv_2x5", folded=folded)
     x = layers.ReLU(name="final_relu")(x)
-    if x.shape[1] != 1 or x.shape[2] != config.columns:
-        raise ValueError(f"feature map is {tuple(x.shape[1:3])}, expected (1, {config.columns})")
-    x = layers.Reshape((config.columns, filters[-1]), name="to_sequence")(x)
+    if x.shape[1] != 1 or x.shape[2] != config.time_steps:
+        raise ValueError(f"feature map is {tuple(x.shape[1:3])}, expected (1, {config.time_steps})")
+    x = layers.Reshape((config.time_steps, filters[-1]), name="to_sequence")(x)
     x = layers.Dropout(config.dropout, name="dropout")(x)
     x = layers.Bidirectional(layers.GRU(config.rnn_units, return_sequences=True), name="bigru")(x)
     # float32 even under mixed precision: softmax and CTC need its range.
-    frames = config.frames_per_column
-    dense = layers.Dense(num_classes * frames, dtype="float32", name="logits")
+    dense = layers.Dense(num_classes, dtype="float32", name="logits")
     logits = dense(x)
-    if frames > 1:
-        logits = layers.Reshape((config.time_steps, num_classes), dtype="float32", name="to_frames")(logits)
     if blank_share is not None:
-        dense.bias.assign(np.tile(blank_prior_bias(num_classes, blank_share), frames))
+        dense.bias.assign(blank_prior_bias(num_classes, blank_share))
     return keras.Model(image, logits, name=BACKBONE_NAME)
 
 

@@ -28,11 +28,8 @@ class ModelConfig:
         block_widths: filters of the last four BasicBlocks; for a taller input
             the first width repeats, for a shorter one the first blocks go.
         width_halvings: the most times the width is halved, the stem's included;
-            the GRU runs over width / 2**width_halvings columns. Training lowers it
-            until the longest label has 6 time steps a character (`fit_labels`).
-        frames_per_column: CTC frames each GRU step emits; time steps = columns ×
-            frames. Two frames from 20 columns read doubled letters as well as 40
-            columns, at half the convolution and GRU cost of 40 (bench/NOTES.md).
+            time steps = width / 2**width_halvings. Training lowers it until the
+            longest label has 6 steps a character (`fit_labels`).
         rnn_units: GRU units per direction.
         dropout: before the GRU, during training only.
 
@@ -49,15 +46,10 @@ class ModelConfig:
     width_halvings: int = 3
     rnn_units: int = 96
     dropout: float = 0.2
-    frames_per_column: int = 2
-
-    @property
-    def columns(self) -> int:
-        return self.width // 2**self.width_halvings
 
     @property
     def time_steps(self) -> int:
-        return self.columns * self.frames_per_column
+        return self.width // 2**self.width_halvings
 
     @property
     def stem_halvings(self) -> int:
@@ -85,8 +77,6 @@ class ModelConfig:
         if not self.block_widths or min(self.block_widths) < 1 or self.rnn_units < 1:
             raise ValueError(f"block_widths and rnn_units: expected positive sizes, received "
                              f"{self.block_widths} and {self.rnn_units}")
-        if self.frames_per_column < 1:
-            raise ValueError(f"frames_per_column: expected an integer ≥ 1, received {self.frames_per_column}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout: expected 0 ≤ dropout < 1, received {self.dropout}")
         low, high = self.stem_halvings, self.num_blocks + self.stem_halvings
@@ -116,7 +106,7 @@ class ModelConfig:
         needed = FRAMES_PER_CHARACTER * max_label_length
         fewest = self.stem_halvings
         for halvings in range(min(self.width_halvings, self.num_blocks + fewest), fewest - 1, -1):
-            if self.width % 2**halvings == 0 and self.width // 2**halvings * self.frames_per_column >= needed:
+            if self.width % 2**halvings == 0 and self.width // 2**halvings >= needed:
                 return dataclasses.replace(self, width_halvings=halvings)
         return dataclasses.replace(self, width_halvings=fewest)
 
@@ -130,8 +120,7 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping) -> ModelConfig:
-        """Reads `run.json`'s "model"; a run of version 0.1 without `stem_stride` used stride 1,
-        and one before 0.4 without `frames_per_column` emitted one frame a column.
+        """Reads `run.json`'s "model"; a run of version 0.1 without `stem_stride` used stride 1.
 
         Raises:
             ValueError: an unknown key or a value of the wrong type.
@@ -140,6 +129,4 @@ class ModelConfig:
         if isinstance(data, dict) and "stem_stride" not in data:
             log.info("note: run.json model: no stem_stride (written before the strided stem): using 1")
             data["stem_stride"] = 1
-        if isinstance(data, dict) and "frames_per_column" not in data:
-            data["frames_per_column"] = 1
         return serialization.from_dict(cls, data, "run.json model")

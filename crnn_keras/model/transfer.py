@@ -26,15 +26,14 @@ def config_of(backbone: keras.Model) -> ModelConfig:
     """
     try:
         _, height, width, channels = backbone.input_shape
-        frames = backbone.get_layer("logits").units // backbone.output.shape[-1]
         blocks = sorted((l for l in backbone.layers if l.name.startswith("block") and l.name.endswith("_conv1")),
                         key=lambda l: int(l.name[5:].split("_")[0]))
         return ModelConfig(height=height, width=width, channels=channels,
                            stem_stride=backbone.get_layer("stem_conv").strides[0],
                            block_widths=tuple(l.filters for l in blocks),
-                           width_halvings=int(round(math.log2(width * frames / backbone.output.shape[1]))),
+                           width_halvings=int(round(math.log2(width / backbone.output.shape[1]))),
                            rnn_units=backbone.get_layer("bigru").forward_layer.units,
-                           dropout=float(backbone.get_layer("dropout").rate), frames_per_column=frames)
+                           dropout=float(backbone.get_layer("dropout").rate))
     except ValueError as error:
         raise ValueError(f"--init-from: expected a crnn_keras CRNN reader, received another model ({error})") from None
 
@@ -48,21 +47,12 @@ def warm_start(source: keras.Model, target: keras.Model) -> None:
         if isinstance(layer, layers.Conv2D):
             _copy_conv(origin, layer, source, target)
         elif layer.name == "logits":
-            _grow_logits(origin, layer, source.output.shape[-1], target.output.shape[-1])
+            kernel, bias = (ops_numpy(w) for w in layer.weights)
+            old_kernel, old_bias = origin.get_weights()
+            kernel[:, : old_kernel.shape[1]], bias[: old_bias.shape[0]] = old_kernel, old_bias
+            layer.set_weights([kernel, bias])
         else:
             layer.set_weights(origin.get_weights())
-
-
-def _grow_logits(origin, layer, old_classes: int, new_classes: int) -> None:
-    """Known classes keep their weights in each frame a column emits (units are frame-major)."""
-    kernel, bias = (ops_numpy(w) for w in layer.weights)
-    old_kernel, old_bias = origin.get_weights()
-    frames = bias.shape[0] // new_classes
-    kernel = kernel.reshape(kernel.shape[0], frames, new_classes)
-    bias = bias.reshape(frames, new_classes)
-    kernel[:, :, :old_classes] = old_kernel.reshape(old_kernel.shape[0], frames, old_classes)
-    bias[:, :old_classes] = old_bias.reshape(frames, old_classes)
-    layer.set_weights([kernel.reshape(kernel.shape[0], -1), bias.reshape(-1)])
 
 
 def ops_numpy(weight) -> np.ndarray:
