@@ -24,6 +24,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench.run import first_reaching  # noqa: E402
 
+SUITE_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "crnn_keras", "suite")  # bench/suite.py's default
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -35,7 +37,8 @@ def main() -> int:
     parser.add_argument("--until", type=float, help="stop a run once val accuracy reaches this; no test scoring")
     parser.add_argument("--max-epochs", type=int, help="with --until: give up after this many epochs")
     parser.add_argument("--data", default=os.path.join(root, "..", "shared", "data", "captcha_images_v2"))
-    parser.add_argument("--style", help="a dev-suite style (bench/suite.py) instead of --data; validation only")
+    parser.add_argument("--style", help="a dev-suite style (bench/suite.py; generated ones are built in its cache) "
+                        "instead of --data; validation only")
     parser.add_argument("--out", default=os.path.join(root, "bench", "results", "sweep.jsonl"))
     args = parser.parse_args()
 
@@ -61,8 +64,11 @@ def main() -> int:
     if args.style:
         from bench.suite import STYLES
 
+        from bench.styles import build_style
+
         folder, regex, ignore_case = STYLES[args.style]
-        args.data = os.path.join(root, "..", "shared", "data", folder)
+        args.data = (build_style(args.style, SUITE_CACHE) if folder is None
+                     else os.path.join(root, "..", "shared", "data", folder))
         train_kwargs = {"label_regex": regex, "ignore_case": ignore_case, **train_kwargs}
     samples = [] if args.style else list_samples(os.path.join(args.data, "test"))[0]
     work = tempfile.mkdtemp(prefix="crnn_sweep_")
