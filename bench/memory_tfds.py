@@ -36,6 +36,8 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from bench.memory import rss_mb  # noqa: E402
+
 BASES = 400
 ALPHABET = "2345678bcdefgmnpwxy"  # captcha_images_v2's characters
 HEIGHT, WIDTH = 64, 160
@@ -92,14 +94,6 @@ def build(out: str, count: int) -> tuple[str, float]:
     builder = PerturbedCaptchas(splits={"train": range(count)}, config=CaptchaConfig(name="default"), data_dir=out)
     prepare(builder, max(MIN_SHARDS, count // 20_000))  # about 64 MB a shard at ~3 KB an image
     return builder.data_dir, time.time() - started
-
-
-def rss_mb() -> float:
-    with open("/proc/self/status", encoding="utf-8") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def train_steps(data, steps: int) -> dict:

@@ -30,6 +30,7 @@ from bench.styles import STYLES as GENERATED  # noqa: E402
 from bench.styles import build_style, has_doubled  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CACHE = os.path.join(os.path.expanduser("~"), ".cache", "crnn_keras", "suite")  # generated styles, built once
 REAL_REGEX = r"^(.+)_\d+$"
 # style: (folder with train/ and test/ under the shared data folder, --label-regex, --ignore-case)
 STYLES = {
@@ -107,7 +108,7 @@ def main() -> int:
     parser.add_argument("--prefix", default="suite-", help="results file name prefix")
     parser.add_argument("--shared", default=os.path.join(ROOT, "..", "shared", "data"), help="the shared data folder")
     parser.add_argument("--out", default=os.path.join(ROOT, "bench", "results"))
-    parser.add_argument("--cache", default=os.path.join(os.path.expanduser("~"), ".cache", "crnn_keras", "suite"),
+    parser.add_argument("--cache", default=CACHE,
                         help="where the generated styles are built (once)")
     args = parser.parse_args()
 

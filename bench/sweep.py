@@ -24,8 +24,6 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench.run import first_reaching  # noqa: E402
 
-SUITE_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "crnn_keras", "suite")  # bench/suite.py's default
-
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -62,12 +60,11 @@ def main() -> int:
                 self.model.stop_training = True
 
     if args.style:
-        from bench.suite import STYLES
-
         from bench.styles import build_style
+        from bench.suite import CACHE, STYLES
 
         folder, regex, ignore_case = STYLES[args.style]
-        args.data = (build_style(args.style, SUITE_CACHE) if folder is None
+        args.data = (build_style(args.style, CACHE) if folder is None
                      else os.path.join(root, "..", "shared", "data", folder))
         train_kwargs = {"label_regex": regex, "ignore_case": ignore_case, **train_kwargs}
     samples = [] if args.style else list_samples(os.path.join(args.data, "test"))[0]
