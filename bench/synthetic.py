@@ -3,10 +3,13 @@
     python bench/synthetic.py                          # 10,000 train / 1,000 test, lengths 4–6, a–z0–9
     python bench/synthetic.py --train 200 --test 50 --epochs 2    # a smoke run
     python bench/synthetic.py --captcha-break --train 20000 --epochs 40 --minutes 60
+    python bench/synthetic.py --captcha-break --fresh --train 20000 --epochs 40 --minutes 60
 
 `--captcha-break` is the setup of ypwhs/captcha_break's published table (a Keras CNN + BiGRU +
 CTC reads 99.21%): `captcha`-package images of 128x64, 4 characters of 0-9A-Z; the model reads
-them at 64x128. `--minutes` stops training after that much wall time (the best epoch is kept).
+them at 64x128. `--minutes` stops training after that much wall time (the best epoch is kept). `--fresh` trains
+as captcha_break does, on new images: `--train` of them drawn afresh every epoch
+(`train --synthetic-fresh`), validated on 5% as many drawn from another seed.
 
 Generates both sets with the `captcha` package (train from seed 0, test from seed 1, so no
 image is shared), trains with `train.py` defaults (`--label-regex` only says how the files are
@@ -42,6 +45,7 @@ def main() -> int:
     parser.add_argument("--work", help="where the sets and the run go (default: a temporary folder)")
     parser.add_argument("--captcha-break", action="store_true", help="captcha_break's setup (see above)")
     parser.add_argument("--minutes", type=float, help="stop training after this many minutes")
+    parser.add_argument("--fresh", action="store_true", help="draw --train new images every epoch")
     parser.add_argument("--out", default=os.path.join(root, "bench", "results"))
     args = parser.parse_args()
 
@@ -59,11 +63,16 @@ def main() -> int:
     work = args.work or tempfile.mkdtemp(prefix="crnn_synthetic_")
     started = time.time()
     setup = CAPTCHA_BREAK if args.captcha_break else {}
-    train_dir = synthetic.generate(os.path.join(work, f"train-{args.train}"), args.train, seed=0, **setup)
+    if args.fresh:
+        style = {**dict(alphabet=synthetic.DEFAULT_ALPHABET, min_length=4, max_length=6), **setup}
+        cfg = TrainConfig(data="", out=os.path.join(work, "run"), fresh_per_epoch=args.train, val_split=0.05,
+                          fresh_alphabet=style["alphabet"], fresh_lengths=(style["min_length"], style["max_length"]))
+    else:
+        train_dir = synthetic.generate(os.path.join(work, f"train-{args.train}"), args.train, seed=0, **setup)
+        cfg = TrainConfig(data=train_dir, out=os.path.join(work, "run"))
     test_dir = synthetic.generate(os.path.join(work, f"test-{args.test}"), args.test, seed=1, **setup)
     generation_s = time.time() - started
 
-    cfg = TrainConfig(data=train_dir, out=os.path.join(work, "run"))
     if args.epochs:
         cfg = dataclasses.replace(cfg, epochs=args.epochs)
     model = ModelConfig(height=64, width=128) if args.captcha_break else ModelConfig()
@@ -84,6 +93,7 @@ def main() -> int:
     summary = {
         **header(),
         "setup": "captcha_break" if args.captcha_break else "default",
+        "training_images": "fresh every epoch" if args.fresh else "one fixed set",
         "minutes_limit": args.minutes,
         "train_images": args.train,
         "test_images": args.test,
@@ -101,7 +111,8 @@ def main() -> int:
     lines = [
         f"# Synthetic captchas {summary['date']}: {summary['machine']['cores']} cores, {summary['machine']['cpu']}",
         "",
-        (f"`{summary['command']}`: default recipe, {args.train} train / {args.test} test (captcha package, "
+        (f"`{summary['command']}`: default recipe, {args.train} train"
+         + (" drawn afresh every epoch" if args.fresh else "") + f" / {args.test} test (captcha package, "
          + ("captcha_break's setup: 128x64, 4 of 0-9A-Z, read at 64x128" if args.captcha_break else
             "lengths 4–6, a–z0–9") + "; train seed 0, test seed 1)"),
         "",

@@ -43,7 +43,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="seeds the split, the shuffling, the augmentation and the initial weights")
     p.add_argument("--deterministic", action="store_true", help="deterministic TF ops (slower)")
     p.add_argument("--synthetic-count", type=int, default=DEFAULT_SYNTHETIC_COUNT,
-                   help="images in the synthetic set used when --data is not given")
+                   help="images in the synthetic set used when --data is not given (with --synthetic-fresh: "
+                   "new images an epoch)")
+    p.add_argument("--synthetic-fresh", action="store_true", help="with no --data: draw new synthetic captchas "
+                   "every epoch, at the model's input size, instead of training on one fixed set")
+    p.add_argument("--synthetic-alphabet", default=d.fresh_alphabet, metavar="CHARS",
+                   help="characters of the synthetic captchas (default a-z0-9)")
+    p.add_argument("--synthetic-lengths", default="-".join(map(str, d.fresh_lengths)), metavar="MIN-MAX",
+                   help="label lengths of the synthetic captchas (default 4-6)")
     p.add_argument("--distribute", choices=("mirrored", "multi-worker"),
                    help="mirrored: every local GPU (or --cpu-devices); multi-worker: the machines of TF_CONFIG. "
                    "--batch-size is then the global batch, split evenly over the replicas")
@@ -96,36 +103,81 @@ def new_configs(args) -> tuple[TrainConfig, ModelConfig]:
         raise UserError(f"--init-from takes the model's shape from {args.init_from}: drop {', '.join(shaped)}")
     model = ModelConfig(height=args.height, width=args.width, channels=3 if args.rgb else 1)
     model.check_input()
-    sources = [flag for flag, value in (("--data", args.data), ("--labels", args.labels), ("--tfds", args.tfds)) if value]
-    if len(sources) > 1:
-        raise UserError(f"give one of --data (a folder), --labels (a labels file) or --tfds (a dataset), not "
-                        f"{' and '.join(sources)}")
-    if args.tfds and (args.val_data or args.label_regex or args.ignore_case):
-        raise UserError("--tfds: the dataset holds its labels and splits; --val-data, --label-regex and "
-                        "--ignore-case belong to `dataset build`")
-    if args.distribute == "multi-worker" and not args.out:
-        raise UserError("--distribute multi-worker needs --out: every worker must name the same run folder")
-    synthetic_epochs = DEFAULT_SYNTHETIC_EPOCHS if not sources else TrainConfig.epochs
+    _check_sources(args)
+    synthetic_epochs = DEFAULT_SYNTHETIC_EPOCHS if not _data_flags(args) else TrainConfig.epochs
     options = dict(
         val_data=args.val_data, val_split=args.val_split, batch_size=args.batch_size,
         epochs=synthetic_epochs if args.epochs is None else args.epochs,
         learning_rate=args.learning_rate, patience=args.patience, augment=not args.no_augment, seed=args.seed,
         label_regex=args.label_regex, ignore_case=args.ignore_case, deterministic=args.deterministic,
         init_from=args.init_from, labels=args.labels, tfds=args.tfds, distribute=args.distribute,
-        cpu_devices=args.cpu_devices, mixed_precision=args.mixed_precision)
+        cpu_devices=args.cpu_devices, mixed_precision=args.mixed_precision,
+        fresh_per_epoch=args.synthetic_count if args.synthetic_fresh else None,
+        **_synthetic_style(args))
     TrainConfig(data="", **options)  # refuses bad values now, not after generating thousands of images
     compile_label_regex(args.label_regex)
     if args.synthetic_count < 2:
         raise UserError(f"--synthetic-count: expected an integer ≥ 2, received {args.synthetic_count}")
-    if args.labels or args.tfds:
-        source = os.path.abspath(args.labels or args.tfds).rstrip(os.sep)
-        data, name = "", os.path.splitext(os.path.basename(source))[0] or "run"
-    else:
-        data = args.data or synthetic.default_dataset(args.synthetic_count)
-        # The name comes from the absolute path: `--data ..` or `--data .` name the folder itself.
-        name = os.path.basename(os.path.abspath(data).rstrip(os.sep)) or "run"
+    data, name = _data_and_name(args)
     out = args.out or free_run_folder(os.path.join("runs", name))
     return TrainConfig(data=data, out=out, **options), model
+
+
+def _data_flags(args) -> list[str]:
+    return [flag for flag, value in (("--data", args.data), ("--labels", args.labels), ("--tfds", args.tfds)) if value]
+
+
+def _check_sources(args) -> None:
+    """Refuses options that name two sources of data, or that the chosen source cannot use."""
+    sources = _data_flags(args)
+    if len(sources) > 1:
+        raise UserError(f"give one of --data (a folder), --labels (a labels file) or --tfds (a dataset), not "
+                        f"{' and '.join(sources)}")
+    if args.tfds and (args.val_data or args.label_regex or args.ignore_case):
+        raise UserError("--tfds: the dataset holds its labels and splits; --val-data, --label-regex and "
+                        "--ignore-case belong to `dataset build`")
+    if args.synthetic_fresh and (sources or args.val_data or args.label_regex or args.ignore_case):
+        given = sources + [f for f, v in (("--val-data", args.val_data), ("--label-regex", args.label_regex),
+                                          ("--ignore-case", args.ignore_case)) if v]
+        raise UserError(f"--synthetic-fresh trains on drawn captchas, which need no {' or '.join(given)}")
+    if args.distribute == "multi-worker" and not args.out:
+        raise UserError("--distribute multi-worker needs --out: every worker must name the same run folder")
+
+
+def _lengths(text: str) -> tuple[int, ...]:
+    """"4-6" → (4, 6); "4" → (4, 4)."""
+    try:
+        parts = tuple(int(part) for part in text.split("-"))
+    except ValueError:
+        parts = ()
+    if len(parts) not in (1, 2):
+        raise UserError(f"--synthetic-lengths: expected MIN-MAX such as 4-6, received {text!r}")
+    return parts * 2 if len(parts) == 1 else parts
+
+
+def _synthetic_style(args) -> dict:
+    """The drawn captchas' characters and label lengths, as TrainConfig's fresh_* fields."""
+    return dict(fresh_alphabet=args.synthetic_alphabet, fresh_lengths=_lengths(args.synthetic_lengths))
+
+
+def _data_and_name(args) -> tuple[str, str]:
+    """The folder the run reads ("" when it reads no folder) and the name its run folder takes."""
+    if args.synthetic_fresh:
+        return "", f"synthetic-fresh-{args.synthetic_count}"
+    if args.labels or args.tfds:
+        source = os.path.abspath(args.labels or args.tfds).rstrip(os.sep)
+        return "", os.path.splitext(os.path.basename(source))[0] or "run"
+    if not args.data:
+        style = _synthetic_style(args)
+        min_length, max_length = style["fresh_lengths"]
+        data = synthetic.default_dataset(args.synthetic_count, alphabet=style["fresh_alphabet"],
+                                         min_length=min_length, max_length=max_length)
+    else:
+        data = args.data
+    # The name comes from the absolute path: `--data ..` or `--data .` name the folder itself.
+    return data, os.path.basename(os.path.abspath(data).rstrip(os.sep)) or "run"
+
+
 def run(args) -> int:
     # Imported here: `predict` with a .tflite model must work where TensorFlow is not installed.
     from crnn_keras.train.trainer import TrainingStopped, train

@@ -37,6 +37,18 @@ def check_labels_fit(labels: Sequence[str], paths: Sequence[str], time_steps: in
         )
 
 
+def check_longest_fits(longest: int, time_steps: int, what: str, hint: str = "raise --width") -> None:
+    """`check_labels_fit` for data known only by its longest label (streamed or drawn).
+
+    Raises:
+        ValueError: "<what>: labels of up to N characters, but the model has T time steps …".
+    """
+    limit = (time_steps - 1) // 2
+    if longest > limit:
+        raise ValueError(f"{what}: labels of up to {longest} characters, but the model has {time_steps} time steps, "
+                         f"enough for {limit} (needs 2·len+1) — {hint}")
+
+
 def augment(images: tf.Tensor, seed: int) -> tf.Tensor:
     """Small random geometry and noise on a (B, H, W, C) uint8 batch → same shape, uint8."""
     x = tf.cast(images, tf.float32)

@@ -1,8 +1,9 @@
 """Where training data comes from: the seam between the trainer and its data.
 
 A data source turns options into a `TrainingData`: training and validation images with their
-labels, and the tf.data pipelines over them. Today's one source is a labelled folder decoded
-into memory (`FolderSource`); a streamed source only has to answer the same questions.
+labels, and the tf.data pipelines over them. The labelled folder decoded into memory is
+`FolderSource`; a TFDS dataset (`streamed.TfdsSource`) and fresh synthetic captchas
+(`generated.GeneratedSource`) answer the same questions without holding the training images.
 """
 
 from __future__ import annotations
@@ -59,6 +60,19 @@ class TrainingData:
                              augment_images=augment, seed=seed, drop_remainder=drop)
         batch, drop = replica_batches(batch_size, len(self.val), replicas)
         return train, make_dataset(self.val, vocabulary, max_label_length, batch, drop_remainder=drop)
+
+
+@dataclasses.dataclass(frozen=True)
+class LabelSummary:
+    """What the trainer needs to know of a training set it never holds in memory (streamed or drawn)."""
+
+    count: int
+    characters: str
+    max_label_length: int
+    mean_label_length: float
+
+    def __len__(self) -> int:
+        return self.count
 
 
 @dataclasses.dataclass(frozen=True)

@@ -20,7 +20,8 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from crnn_keras.contract import Vocabulary
-from crnn_keras.data.pipeline import encode_batches, replica_batches
+from crnn_keras.data.pipeline import check_longest_fits, encode_batches, replica_batches
+from crnn_keras.data.source import LabelSummary
 
 SHUFFLE_BUFFER = 8192  # decoded 64x160 images: about 80 MB
 METADATA = "metadata.json"
@@ -64,19 +65,6 @@ def check_stored_size(builder, shape: tuple[int, int, int]) -> None:
         raise ValueError(f"{builder.data_dir}: images are stored at {'x'.join(map(str, stored))}, the model takes "
                          f"{'x'.join(map(str, shape))}: use that --height/--width/--rgb, or rebuild the dataset at "
                          "this size")
-
-
-@dataclasses.dataclass(frozen=True)
-class LabelSummary:
-    """What the trainer needs to know of a streamed training split, from the metadata."""
-
-    count: int
-    characters: str
-    max_label_length: int
-    mean_label_length: float
-
-    def __len__(self) -> int:
-        return self.count
 
 
 class StreamedImages:
@@ -146,11 +134,8 @@ class StreamedData:
         return max(self.train.max_label_length, self.val.max_label_length)
 
     def check_fit(self, time_steps: int) -> None:
-        limit = (time_steps - 1) // 2
-        if self.max_label_length > limit:
-            raise ValueError(f"{self.builder.data_dir}: labels of up to {self.max_label_length} characters, but the "
-                             f"model has {time_steps} time steps, enough for {limit} (needs 2·len+1) — raise --width "
-                             "(and rebuild the dataset at that width)")
+        check_longest_fits(self.max_label_length, time_steps, str(self.builder.data_dir),
+                           "raise --width (and rebuild the dataset at that width)")
 
     def unfit(self, vocabulary: Vocabulary, max_label_length: int) -> list[str]:
         fits = vocabulary.can_spell(self.train.characters) and self.train.max_label_length <= max_label_length

@@ -1,12 +1,15 @@
-"""A seeded synthetic captcha folder from the `captcha` package (ImageCaptcha).
+"""Seeded synthetic captchas from the `captcha` package (ImageCaptcha): a cached folder, or
+an endless stream of fresh ones.
 
-`python train.py` with no `--data` trains on this, so a new user sees the whole
-tool work before pointing it at their own images.
+`python train.py` with no `--data` trains on the folder, so a new user sees the whole tool
+work before pointing it at their own images; `--synthetic-fresh` trains on the stream
+(`crnn_keras.data.generated`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import random
@@ -37,15 +40,47 @@ class _SeededSecrets:
 
 
 @contextlib.contextmanager
-def _seeded_captcha(seed: int):
+def _seeded_captcha(seed: int | _SeededSecrets):
     import captcha.image
 
     original = captcha.image.secrets
-    captcha.image.secrets = _SeededSecrets(seed)
+    captcha.image.secrets = seed if isinstance(seed, _SeededSecrets) else _SeededSecrets(seed)
     try:
         yield captcha.image.ImageCaptcha
     finally:
         captcha.image.secrets = original
+
+
+def check_style(min_length: int, max_length: int, alphabet: str) -> None:
+    """Raises ValueError for label lengths or an alphabet no captcha can be drawn from."""
+    if not 1 <= min_length <= max_length:
+        raise ValueError(f"--synthetic-lengths {min_length}-{max_length}: expected 1 ≤ MIN ≤ MAX")
+    if not alphabet or len(set(alphabet)) != len(alphabet) or any(c.isspace() for c in alphabet):
+        raise ValueError(f"--synthetic-alphabet {alphabet!r}: expected distinct characters, none of them blank")
+
+
+def stream(seed: int, min_length: int = 4, max_length: int = 6, alphabet: str = DEFAULT_ALPHABET,
+           width: int = 160, height: int = 60):
+    """Endless (PIL image, text) pairs, new texts and new drawings, the same for the same seed.
+
+    Each image is drawn with the `captcha` package's randomness seeded here; the package's
+    module-level source is swapped in only while one image is drawn.
+
+    >>> image, text = next(stream(0, 4, 4, "ab", 100, 40))
+    >>> image.size, len(text)
+    ((100, 40), 4)
+    """
+    check_style(min_length, max_length, alphabet)
+    rng = random.Random(seed)
+    drawing = _SeededSecrets(seed + 1)
+    import captcha.image
+
+    generator = captcha.image.ImageCaptcha(width=width, height=height)
+    while True:
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(min_length, max_length)))
+        with _seeded_captcha(drawing):
+            image = generator.generate_image(text)
+        yield image, text
 
 
 def default_cache_dir() -> str:
@@ -69,8 +104,7 @@ def generate(
     A folder already holding a complete set (marked by a `.complete` file with the same
     parameters and format) is reused as it is; any other content of the folder is replaced.
     """
-    if not 1 <= min_length <= max_length:
-        raise ValueError(f"label lengths {min_length}..{max_length}: need 1 ≤ min ≤ max")
+    check_style(min_length, max_length, alphabet)
     if count > len(alphabet) ** max_length // 2:
         raise ValueError(f"{count} distinct labels of at most {max_length} characters: too many for the alphabet")
     stamp = f"{STAMP_FORMAT} {count} {seed} {min_length} {max_length} {alphabet} {width} {height}"
@@ -102,7 +136,13 @@ def _empty(folder: str) -> None:
             os.remove(os.path.join(folder, name))
 
 
-def default_dataset(count: int, seed: int = 0) -> str:
-    """The cached default set: `count` captchas, lengths 4–6, a–z and 0–9."""
-    folder = os.path.join(default_cache_dir(), f"synthetic-captcha-{count}-seed{seed}")
-    return generate(folder, count, seed=seed)
+def default_dataset(count: int, seed: int = 0, alphabet: str = DEFAULT_ALPHABET, min_length: int = 4,
+                    max_length: int = 6) -> str:
+    """The cached synthetic set: `count` captchas, lengths 4–6 of a–z and 0–9 unless told."""
+    name = f"synthetic-captcha-{count}-seed{seed}"
+    if (alphabet, min_length, max_length) != (DEFAULT_ALPHABET, 4, 6):
+        # The alphabet may hold characters a folder name cannot: name the style by a digest.
+        digest = hashlib.sha1(f"{alphabet} {min_length} {max_length}".encode()).hexdigest()[:8]
+        name += f"-{min_length}to{max_length}-{digest}"
+    folder = os.path.join(default_cache_dir(), name)
+    return generate(folder, count, seed=seed, min_length=min_length, max_length=max_length, alphabet=alphabet)

@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Mapping
 
 from crnn_keras import serialization
+from crnn_keras.data.synthetic import DEFAULT_ALPHABET, check_style
 
 # Keys that version 0.1 wrote for its benchmark, with the value every user's run had.
 LEGACY_KEYS = {"architecture": "crnn", "schedule": "cosine", "monitor": "val_accuracy"}
@@ -41,6 +42,11 @@ class TrainConfig:
     distribute: str | None = None  # "mirrored" or "multi-worker" (--distribute)
     cpu_devices: int | None = None  # split the CPU into this many logical devices (--cpu-devices)
     mixed_precision: bool = False  # float16 compute, float32 logits, CTC and saved reader (--mixed-precision)
+    # Fresh synthetic captchas instead of `data` (--synthetic-fresh): this many new ones an epoch,
+    # drawn from these characters at these label lengths (crnn_keras.data.generated).
+    fresh_per_epoch: int | None = None
+    fresh_alphabet: str = DEFAULT_ALPHABET
+    fresh_lengths: tuple[int, ...] = (4, 6)
 
     def __post_init__(self):
         for name in ("epochs", "patience") + (("batch_size",) if self.batch_size is not None else ()):
@@ -54,6 +60,12 @@ class TrainConfig:
         if self.cpu_devices is not None and (isinstance(self.cpu_devices, bool) or not isinstance(self.cpu_devices, int)
                                              or self.cpu_devices < 1):
             raise ValueError(f"--cpu-devices: expected an integer ≥ 1, received {self.cpu_devices!r}")
+        if self.fresh_per_epoch is not None and (isinstance(self.fresh_per_epoch, bool) or
+                                                 not isinstance(self.fresh_per_epoch, int) or self.fresh_per_epoch < 1):
+            raise ValueError(f"--synthetic-count: expected an integer ≥ 1, received {self.fresh_per_epoch!r}")
+        if len(self.fresh_lengths) != 2:
+            raise ValueError(f"--synthetic-lengths: expected MIN-MAX, received {self.fresh_lengths!r}")
+        check_style(*self.fresh_lengths, self.fresh_alphabet)
         if not self.learning_rate > 0.0 or self.learning_rate != self.learning_rate:
             raise ValueError(f"--learning-rate: expected a number > 0, received {self.learning_rate}")
 
@@ -71,6 +83,9 @@ class TrainConfig:
             data.setdefault("distribute", None)  # tf.distribute came in version 0.3 too
             data.setdefault("cpu_devices", None)
             data.setdefault("mixed_precision", False)
+            data.setdefault("fresh_per_epoch", None)  # fresh synthetic captchas came in version 0.3.2
+            data.setdefault("fresh_alphabet", DEFAULT_ALPHABET)
+            data.setdefault("fresh_lengths", (4, 6))
         return serialization.from_dict(cls, data, "run.json train")
 
 

@@ -40,6 +40,7 @@ from crnn_keras.train.config import TrainConfig, default_batch_size
 from crnn_keras.train.interrupt import TrainingStopped, stop_on_sigint
 
 if TYPE_CHECKING:  # imported when used: TFDS takes seconds to import
+    from crnn_keras.data.generated import GeneratedSource
     from crnn_keras.data.streamed import TfdsSource
 
 log = logging.getLogger(__name__)
@@ -283,8 +284,14 @@ def precision(mixed: bool):
         keras.config.set_dtype_policy(before)
 
 
-def data_source_of(cfg: TrainConfig) -> FolderSource | TfdsSource:
-    """Where the run's images come from: a TFDS dataset (streamed), a labels file or a folder."""
+def data_source_of(cfg: TrainConfig) -> FolderSource | TfdsSource | GeneratedSource:
+    """Where the run's images come from: fresh synthetic captchas, a TFDS dataset (streamed), a
+    labels file or a folder."""
+    if cfg.fresh_per_epoch:
+        from crnn_keras.data.generated import GeneratedSource
+
+        val_count = max(1, round(cfg.fresh_per_epoch * cfg.val_split))
+        return GeneratedSource(cfg.fresh_per_epoch, val_count, cfg.fresh_alphabet, *cfg.fresh_lengths, seed=cfg.seed)
     if cfg.tfds:
         from crnn_keras.data.streamed import TfdsSource
 
