@@ -26,7 +26,7 @@ def test_bench_quick_writes_results(tiny_folder, tmp_path):
     assert "ours / baseline" in open(out / json_file.replace(".json", ".md")).read()
 
 
-@pytest.mark.parametrize("setup", [[], ["--captcha-break", "--minutes", "30"]])
+@pytest.mark.parametrize("setup", [[], ["--captcha-break", "--minutes", "30"], ["--captcha-break", "--fresh"]])
 def test_synthetic_bench_smoke_writes_results(tmp_path, setup):
     out = tmp_path / "results"
     done = run_cli(os.path.join(ROOT, "bench", "synthetic.py"), "--train", "48", "--test", "8", "--epochs", "1",
@@ -41,6 +41,9 @@ def test_synthetic_bench_smoke_writes_results(tmp_path, setup):
         labels = [os.path.splitext(n)[0] for n in os.listdir(tmp_path / "work" / "test-8") if n != ".complete"]
         assert all(len(label) == 4 and set(label) <= set(string.digits + string.ascii_uppercase) for label in labels)
     assert 0.0 <= result["test_sequence_accuracy"] <= 1.0
+    if "--fresh" in setup:  # drawn while training: no training folder
+        assert result["training_images"] == "fresh every epoch" and not (tmp_path / "work" / "train-48").exists()
+        return
     # Train and test come from different seeds: no test image is a training image.
     train_names = set(os.listdir(tmp_path / "work" / "train-48"))
     assert not train_names & set(os.listdir(tmp_path / "work" / "test-8")) - {".complete"}

@@ -1,4 +1,5 @@
-"""Fresh synthetic captchas (`train --synthetic-fresh`): new images every epoch, a fixed validation set."""
+"""Fresh synthetic captchas (`train` with no data, `--synthetic fresh`): new images every epoch, a fixed
+validation set."""
 
 import itertools
 import json
@@ -48,8 +49,9 @@ def test_every_epoch_draws_new_images_and_validation_stays_fixed():
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--synthetic-fresh", "--data", "somewhere"], "--synthetic-fresh trains on drawn captchas, which need no --data"),
-    (["--synthetic-fresh", "--label-regex", "(.*)"], "need no --label-regex"),
+    (["--synthetic", "fixed", "--data", "somewhere"], "--synthetic chooses the captchas trained on when no data"),
+    (["--label-regex", "(.*)"], "fresh synthetic captchas need no --label-regex (for the cached set: --synthetic fixed)"),
+    (["--val-data", "somewhere"], "fresh synthetic captchas need no --val-data"),
     (["--synthetic-lengths", "4-x"], "--synthetic-lengths: expected MIN-MAX"),
     (["--synthetic-lengths", "5-3"], "--synthetic-lengths 5-3: expected 1 ≤ MIN ≤ MAX"),
     (["--synthetic-alphabet", "aa"], "--synthetic-alphabet 'aa': expected distinct characters"),
@@ -89,12 +91,14 @@ def test_a_fresh_run_records_its_style_and_resumes(tmp_path, capsys):
     assert len(open(tmp_path / "run" / "history.csv").read().strip().splitlines()) == 3  # header + 2 epochs
 
 
-def test_the_cli_names_the_run_and_trains_on_fresh_captchas(tmp_path, monkeypatch, capsys):
+def test_with_no_data_the_cli_trains_on_fresh_captchas_and_names_the_run(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    status, out, err = cli(capsys, "train", "--synthetic-fresh", "--synthetic-count", "16", "--epochs", "1",
+    monkeypatch.setenv("CRNN_KERAS_CACHE", str(tmp_path / "cache"))
+    status, out, err = cli(capsys, "train", "--synthetic-count", "16", "--epochs", "1",
                            "--synthetic-alphabet", "0123456789", "--synthetic-lengths", "4", "--height", "16",
                            "--width", "64", "--batch-size", "8")
     assert status == 0, err
     assert "runs/synthetic-fresh-16/model.keras" in out
     saved = json.load(open(os.path.join("runs", "synthetic-fresh-16", "run.json")))["train"]
-    assert saved["fresh_lengths"] == [4, 4] and saved["data"] == ""
+    assert saved["fresh_lengths"] == [4, 4] and saved["data"] == "" and saved["fresh_per_epoch"] == 16
+    assert not (tmp_path / "cache").exists()  # nothing was written to disk but the run
