@@ -9,7 +9,7 @@
 CTC reads 99.21%): `captcha`-package images of 128x64, 4 characters of 0-9A-Z; the model reads
 them at 64x128. `--minutes` stops training after that much wall time (the best epoch is kept). `--fresh` trains
 as captcha_break does, on new images: `--train` of them drawn afresh every epoch
-(`train --synthetic-fresh`), validated on 5% as many drawn from another seed.
+(what `train` does with no data), validated on 5% as many drawn from another seed.
 
 Generates both sets with the `captcha` package (train from seed 0, test from seed 1, so no
 image is shared), trains with `train.py` defaults (`--label-regex` only says how the files are

@@ -1,4 +1,4 @@
-"""Training on freshly drawn synthetic captchas (`train --synthetic-fresh`): no image is seen twice.
+"""Training on freshly drawn synthetic captchas (`train` with no data): no image is seen twice.
 
 A fixed set of a few thousand synthetic captchas is learnt by heart long before the model
 reads the style (bench/NOTES.md: 20,000 fixed images of captcha_break's setup stop near 0.95);

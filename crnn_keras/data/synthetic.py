@@ -1,9 +1,9 @@
 """Seeded synthetic captchas from the `captcha` package (ImageCaptcha): a cached folder, or
 an endless stream of fresh ones.
 
-`python train.py` with no `--data` trains on the folder, so a new user sees the whole tool
-work before pointing it at their own images; `--synthetic-fresh` trains on the stream
-(`crnn_keras.data.generated`).
+`python train.py` with no `--data` trains on the stream (`crnn_keras.data.generated`), so a
+new user sees the whole tool work before pointing it at their own images; `--synthetic fixed`
+trains on the folder.
 """
 
 from __future__ import annotations

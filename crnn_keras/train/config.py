@@ -42,7 +42,7 @@ class TrainConfig:
     distribute: str | None = None  # "mirrored" or "multi-worker" (--distribute)
     cpu_devices: int | None = None  # split the CPU into this many logical devices (--cpu-devices)
     mixed_precision: bool = False  # float16 compute, float32 logits, CTC and saved reader (--mixed-precision)
-    # Fresh synthetic captchas instead of `data` (--synthetic-fresh): this many new ones an epoch,
+    # Fresh synthetic captchas instead of `data` (no data, --synthetic fresh): this many new ones an epoch,
     # drawn from these characters at these label lengths (crnn_keras.data.generated).
     fresh_per_epoch: int | None = None
     fresh_alphabet: str = DEFAULT_ALPHABET
