@@ -59,7 +59,7 @@ class GeneratedSource:
 
     def load(self, height: int, width: int, channels: int) -> GeneratedData:
         """Draws the validation set now; training images are drawn while training."""
-        pairs = itertools.islice(self._stream(self.seed + VAL_SEED_OFFSET, height, width), self.val_count)
+        pairs = itertools.islice(self.draw(self.seed + VAL_SEED_OFFSET, height, width), self.val_count)
         images, labels = [], []
         for image, text in pairs:
             images.append(to_model_input(image, height, width, channels))
@@ -69,7 +69,8 @@ class GeneratedSource:
         train = LabelSummary(self.per_epoch, self.alphabet, self.max_length, mean)
         return GeneratedData(self, (height, width, channels), train, val)
 
-    def _stream(self, seed: int, height: int, width: int):
+    def draw(self, seed: int, height: int, width: int):
+        """Endless (PIL image, text) pairs of this style at (width, height), seeded."""
         return synthetic.stream(seed, self.min_length, self.max_length, self.alphabet, width, height)
 
 
@@ -108,7 +109,7 @@ class GeneratedData:
 
         def one_epoch():
             epoch_seed = self.source.seed + next(epochs) * EPOCH_SEED_STRIDE
-            for image, text in itertools.islice(self.source._stream(epoch_seed, height, width), self.source.per_epoch):
+            for image, text in itertools.islice(self.source.draw(epoch_seed, height, width), self.source.per_epoch):
                 yield to_model_input(image, height, width, channels), text
 
         train = tf.data.Dataset.from_generator(one_epoch, output_signature=(
