@@ -49,7 +49,8 @@ def test_every_epoch_draws_new_images_and_validation_stays_fixed():
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--synthetic", "fixed", "--data", "somewhere"], "--synthetic chooses the captchas trained on when no data"),
+    (["--synthetic", "fixed", "--data", "somewhere"], "--synthetic describes the captchas trained on when no data"),
+    (["--synthetic-lengths", "4", "--labels", "l.csv"], "--synthetic-lengths describes the captchas trained on"),
     (["--label-regex", "(.*)"], "fresh synthetic captchas need no --label-regex (for the cached set: --synthetic fixed)"),
     (["--val-data", "somewhere"], "fresh synthetic captchas need no --val-data"),
     (["--synthetic-lengths", "4-x"], "--synthetic-lengths: expected MIN-MAX"),

@@ -138,8 +138,9 @@ def _check_sources(args) -> None:
     if args.tfds and (args.val_data or args.label_regex or args.ignore_case):
         raise UserError("--tfds: the dataset holds its labels and splits; --val-data, --label-regex and "
                         "--ignore-case belong to `dataset build`")
-    if sources and "--synthetic" in given_options(args):
-        raise UserError(f"--synthetic chooses the captchas trained on when no data is given: drop it or "
+    synthetic = [f for f in given_options(args) if f in ("--synthetic", "--synthetic-alphabet", "--synthetic-lengths")]
+    if sources and synthetic:
+        raise UserError(f"{synthetic[0]} describes the captchas trained on when no data is given: drop it or "
                         f"{sources[0]}")
     if _fresh(args) and (args.val_data or args.label_regex or args.ignore_case):
         given = [f for f, v in (("--val-data", args.val_data), ("--label-regex", args.label_regex),
