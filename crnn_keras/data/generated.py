@@ -19,7 +19,7 @@ from crnn_keras.contract import Vocabulary
 from crnn_keras.data import synthetic
 from crnn_keras.data.images import to_model_input
 from crnn_keras.data.labelled import LabelledImages
-from crnn_keras.data.pipeline import check_longest_fits, encode_batches, replica_batches
+from crnn_keras.data.pipeline import check_longest_fits, encode_batches, make_dataset, replica_batches
 from crnn_keras.data.source import LabelSummary
 
 # Validation is drawn from seed + this, so it shares no drawing with any epoch's images.
@@ -119,7 +119,6 @@ class GeneratedData:
         # A generator's length is unknown to tf.data; told, Keras shows progress and does not
         # warn at the end of the first epoch that the data "ran out".
         train = train.batch(batch, drop).apply(tf.data.experimental.assert_cardinality(batches))
-        val = tf.data.Dataset.from_tensor_slices((self.val.images, self.val.labels))
-        val = val.batch(*replica_batches(batch_size, len(self.val), replicas))
+        batch, drop = replica_batches(batch_size, len(self.val), replicas)
         return (encode_batches(train, vocabulary, max_label_length, augment, seed),
-                encode_batches(val, vocabulary, max_label_length))
+                make_dataset(self.val, vocabulary, max_label_length, batch, drop_remainder=drop))
