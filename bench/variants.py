@@ -4,8 +4,8 @@
 
 Speed does not depend on the weights, so this compares shapes without training them: the
 default as training builds it for 4–6-character labels (`fit_labels(5)`: 40 time steps), with
-batch norm folded as a finished run saves it and unfolded as during training; version 0.2's 20
-time steps; and the Keras example. Each reads
+batch norm folded as a finished run saves it and unfolded as during training; version 0.3.2's
+wider last blocks; version 0.2's 20 time steps; and the Keras example. Each reads
 1,024 random images per round with `predict(batch_size=64)`, taking turns (bench/throughput.py);
 the figure is each model's best round. Writes bench/results/variants-<date>-<host>.json and .md.
 """
@@ -13,6 +13,7 @@ the figure is each model's best round. Writes bench/results/variants-<date>-<hos
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 
@@ -47,7 +48,9 @@ def main() -> int:
     backbones = {
         "default (64x160, 40 time steps), batch norm folded": backbone(default, folded=True),
         "default, batch norm not folded": backbone(default, folded=False),
-        "0.2 (20 time steps), folded": backbone(ModelConfig(), folded=True),
+        "0.3.2 (blocks 16-32-64-96, 40 time steps), folded": backbone(
+            dataclasses.replace(default, block_widths=(16, 32, 64, 96)), folded=True),
+        "0.2 (20 time steps), folded": backbone(ModelConfig(block_widths=(16, 32, 64, 96)), folded=True),
         "Keras example (50x200)": (build_keras_example(classes), ModelConfig(height=HEIGHT, width=WIDTH)),
     }
     rng = np.random.default_rng(0)

@@ -42,7 +42,7 @@ class ModelConfig:
     width: int = 160
     channels: int = 1
     stem_stride: int = 2
-    block_widths: tuple[int, ...] = (16, 32, 64, 96)
+    block_widths: tuple[int, ...] = (16, 32, 48, 64)
     width_halvings: int = 3
     rnn_units: int = 96
     dropout: float = 0.2
