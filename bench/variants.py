@@ -45,12 +45,13 @@ def main() -> int:
         return (fold_batch_norm(model, cfg) if folded else model), cfg
 
     default = ModelConfig().fit_labels(5)
+    wide_blocks = (16, 32, 64, 96)  # versions 0.2 to 0.3.2
     backbones = {
         "default (64x160, 40 time steps), batch norm folded": backbone(default, folded=True),
         "default, batch norm not folded": backbone(default, folded=False),
         "0.3.2 (blocks 16-32-64-96, 40 time steps), folded": backbone(
-            dataclasses.replace(default, block_widths=(16, 32, 64, 96)), folded=True),
-        "0.2 (20 time steps), folded": backbone(ModelConfig(block_widths=(16, 32, 64, 96)), folded=True),
+            dataclasses.replace(default, block_widths=wide_blocks), folded=True),
+        "0.2 (20 time steps), folded": backbone(ModelConfig(block_widths=wide_blocks), folded=True),
         "Keras example (50x200)": (build_keras_example(classes), ModelConfig(height=HEIGHT, width=WIDTH)),
     }
     rng = np.random.default_rng(0)
