@@ -38,6 +38,7 @@ def test_every_epoch_draws_new_images_and_validation_stays_fixed():
     assert data.vocabulary().characters == tuple("ab12") and data.max_label_length == 4
     train, val = data.datasets(data.vocabulary(), 4, batch_size=4, augment=False, seed=0)
     assert int(train.cardinality()) == 3  # 4 + 4 + 2: Keras knows an epoch's length
+    assert train.options().autotune.enabled is False and val.options().autotune.enabled is False
     epoch1 = np.concatenate([b["image"].numpy() for b in train])
     epoch2 = np.concatenate([b["image"].numpy() for b in train])
     assert epoch1.shape == (10, 16, 48, 1) and not np.array_equal(epoch1, epoch2)

@@ -48,3 +48,13 @@ def test_labels_longer_than_the_time_steps_allow_are_named():
     with pytest.raises(ValueError, match="x/abcd.png: label 'abcd' has 4 characters but the model has 8 time steps"):
         check_labels_fit(["ab", "abcd"], ["x/ab.png", "x/abcd.png"], time_steps=8)
     check_labels_fit(["abc"], ["x/abc.png"], time_steps=7)
+
+
+def test_pipelines_run_without_the_autotune_model():
+    # With it, every epoch's end waited for its optimizer thread's sleep (up to 18 s measured).
+    data = labelled(["ab", "ba", "a"])
+    vocabulary = Vocabulary.from_labels(data.labels)
+    for ds in (make_dataset(data, vocabulary, 2, batch_size=2),
+               make_dataset(data, vocabulary, 2, batch_size=2, shuffle=True, augment_images=True)):
+        assert ds.options().autotune.enabled is False
+        assert sum(len(b["labels"]) for b in ds) == 3

@@ -125,4 +125,18 @@ def encode_batches(batches: tf.data.Dataset, vocabulary: Vocabulary, max_label_l
             images = augment(images, seed)
         return {"image": images, "labels": tf.cast(ids, tf.int32)}
 
-    return batches.map(encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    batches = batches.map(encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    return batches.with_options(without_autotune_model())
+
+
+def without_autotune_model() -> tf.data.Options:
+    """Options turning off tf.data's autotuning model, which stalls every epoch's end.
+
+    Destroying an iterator (Keras makes one per epoch and per validation) waits for the model's
+    optimizer thread to finish sleeping, up to its whole period: up to 18 s per epoch of idle
+    cores were measured (bench/NOTES.md, session 9). AUTOTUNE values then fall back to
+    tf.data's defaults: parallel calls = the cores, a prefetch buffer that grows when it runs dry.
+    """
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return options
