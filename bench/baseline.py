@@ -50,7 +50,7 @@ class KerasExampleBuilder:
     def check(self, config: ModelConfig) -> None:
         pass
 
-    def configure(self, config: ModelConfig, max_label_length: int) -> ModelConfig:
+    def configure(self, config: ModelConfig, max_label_length: int, train_images: int) -> ModelConfig:
         return config
 
     def build(self, num_classes: int, config: ModelConfig, mean_label_length: float | None = None) -> keras.Model:

@@ -107,7 +107,7 @@ def train_steps(data, steps: int) -> dict:
 
     vocabulary = data.vocabulary()
     builder = CRNNBuilder()
-    config = builder.configure(ModelConfig(), data.max_label_length)
+    config = builder.configure(ModelConfig(), data.max_label_length, len(data.train))
     trainer = build_trainer(builder.build(vocabulary.num_classes, config, data.train.mean_label_length),
                             data.max_label_length)
     trainer.compile(optimizer=keras.optimizers.Adam(1e-3))

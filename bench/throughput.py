@@ -3,7 +3,10 @@
     python bench/throughput.py --data DIR MODEL.keras [MODEL.keras ...]
 
 Each model reads the images of DIR (repeated to at least 1,024, each resized to that model's
-input) with `model.predict(batch_size=64)`. The models take turns, round after round, so a
+input) with `model.predict` on batches of 64 from `image_batches`, as `Reader` reads them: a
+NumPy array handed to `predict` makes Keras build an autotuned tf.data pipeline, whose end
+waits for the autotune thread (a third of some rounds, for every model alike; bench/NOTES.md,
+session 9). The models take turns, round after round, so a
 slower or busier stretch of the machine hits them alike; each one's figure is its best round.
 Prints one JSON object: {model path: images per second}. bench/run.py calls this once all
 training is done, so no model is measured in a process that trained more models than another.
@@ -26,11 +29,13 @@ BATCH = 64
 
 def best_rounds(inputs: dict, rounds: int) -> dict:
     """{name: (model, images)} → {name: best images/s over `rounds`}; the models take turns."""
+    from crnn_keras.data.pipeline import image_batches
+
     best = {name: 0.0 for name in inputs}
     for _ in range(rounds):
         for name, (model, images) in inputs.items():
             start = time.perf_counter()
-            model.predict(images, batch_size=BATCH, verbose=0)
+            model.predict(image_batches(images, BATCH), verbose=0)
             best[name] = max(best[name], len(images) / (time.perf_counter() - start))
     return best
 
@@ -44,6 +49,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from crnn_keras.data.files import list_image_files
+    from crnn_keras.data.pipeline import image_batches
     from crnn_keras.runtime.reader import Reader
 
     files, _ = list_image_files([args.data])
@@ -56,7 +62,7 @@ def main() -> int:
         images = np.stack([reader.prepare(f) for f in files])
         images = np.concatenate([images] * -(-args.images // len(images)))[: args.images]
         model = reader.keras_model
-        model.predict(images, batch_size=BATCH, verbose=0)  # warm-up: tracing, the last partial batch
+        model.predict(image_batches(images, BATCH), verbose=0)  # warm-up: tracing, the last partial batch
         inputs[path] = (model, images)
     best = best_rounds(inputs, args.rounds)
     print(json.dumps({path: round(value, 1) for path, value in best.items()}))

@@ -3,10 +3,11 @@
     python bench/variants.py
 
 Speed does not depend on the weights, so this compares shapes without training them: the
-default as training builds it for 4–6-character labels (`fit_labels(5)`: 40 time steps), with
-batch norm folded as a finished run saves it and unfolded as during training; version 0.3.2's
-wider last blocks; version 0.2's 20 time steps; and the Keras example. Each reads
-1,024 random images per round with `predict(batch_size=64)`, taking turns (bench/throughput.py);
+default as training builds it for 4–6-character labels (`fit_labels(5)`: 40 time steps) and
+under 2,000 training images, with batch norm folded as a finished run saves it and unfolded as
+during training; the wider last blocks of 2,000 images or more (all sets in version 0.3.2);
+version 0.2's 20 time steps; and the Keras example. Each reads
+1,024 random images per round with `predict` on batches of 64, taking turns (bench/throughput.py);
 the figure is each model's best round. Writes bench/results/variants-<date>-<host>.json and .md.
 """
 
@@ -33,8 +34,9 @@ def main() -> int:
 
     from bench.baseline import HEIGHT, WIDTH, build_keras_example
     from crnn_keras.contract import Vocabulary
+    from crnn_keras.data.pipeline import image_batches
     from crnn_keras.model.backbone import build_backbone, fold_batch_norm
-    from crnn_keras.model.config import ModelConfig
+    from crnn_keras.model.config import SMALL_SET, ModelConfig, default_block_widths
     from crnn_keras.model.heads import build_reader
 
     vocabulary = Vocabulary(tuple("abcdefghijklmnopqrs"))  # 19 characters, as in captcha_images_v2
@@ -44,12 +46,12 @@ def main() -> int:
         model = build_backbone(classes, cfg)
         return (fold_batch_norm(model, cfg) if folded else model), cfg
 
-    default = ModelConfig().fit_labels(5)
-    wide_blocks = (16, 32, 64, 96)  # versions 0.2 to 0.3.2
+    default = ModelConfig().fit_labels(5).fit_data(1500)
+    wide_blocks = default_block_widths(SMALL_SET)  # also every set's in versions 0.2 to 0.3.2
     backbones = {
-        "default (64x160, 40 time steps), batch norm folded": backbone(default, folded=True),
+        "default (64x160, 40 time steps, under 2,000 images), batch norm folded": backbone(default, folded=True),
         "default, batch norm not folded": backbone(default, folded=False),
-        "0.3.2 (blocks 16-32-64-96, 40 time steps), folded": backbone(
+        "2,000 images or more; 0.3.2 (blocks 16-32-64-96), folded": backbone(
             dataclasses.replace(default, block_widths=wide_blocks), folded=True),
         "0.2 (20 time steps), folded": backbone(ModelConfig(block_widths=wide_blocks), folded=True),
         "Keras example (50x200)": (build_keras_example(classes), ModelConfig(height=HEIGHT, width=WIDTH)),
@@ -59,7 +61,7 @@ def main() -> int:
     for name, (model, cfg) in backbones.items():
         reader = build_reader(model, vocabulary)
         images = rng.integers(0, 256, (1024, cfg.height, cfg.width, 1), dtype=np.uint8)
-        reader.predict(images, batch_size=64, verbose=0)  # warm-up: tracing
+        reader.predict(image_batches(images, 64), verbose=0)  # warm-up: tracing
         inputs[name] = (reader, images)
     best = best_rounds(inputs, args.rounds)
     base = best["Keras example (50x200)"]

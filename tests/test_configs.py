@@ -51,9 +51,20 @@ def test_model_config_migrates_a_missing_stem_stride_and_refuses_unknown_keys(ca
     assert "no stem_stride" in caplog.text
     with pytest.raises(ValueError, match="unknown key 'heigth'"):
         ModelConfig.from_dict({**current, "heigth": 32})
-    with pytest.raises(ValueError, match="block_widths expected tuple\\[int, ...\\], received \\[16, 'x'\\]"):
+    with pytest.raises(ValueError, match="block_widths expected tuple\\[int, ...\\] \\| None, received \\[16, 'x'\\]"):
         ModelConfig.from_dict({**current, "block_widths": [16, "x"]})
     assert ModelConfig.from_dict({**current, "block_widths": [8, 8]}).block_widths == (8, 8)
+
+
+def test_block_widths_grow_with_the_training_set_unless_given():
+    small, large = ModelConfig().fit_data(1999), ModelConfig().fit_data(2000)
+    assert small.block_widths == (16, 32, 48, 64) and large.block_widths == (16, 32, 64, 96)
+    assert ModelConfig().block_filters() == [16, 32, 48, 64]  # built before the data is known
+    assert ModelConfig(block_widths=(8, 8)).fit_data(50_000).block_widths == (8, 8)
+    assert ModelConfig.from_dict(large.to_dict()) == large and large.fit_data(10) == large
+    assert TrainConfig(data="").batch_size is None  # the batch follows the same threshold
+    from crnn_keras.train.config import default_batch_size
+    assert (default_batch_size(1999), default_batch_size(2000)) == (16, 32)
 
 
 def test_model_config_validation_says_what_it_expected():

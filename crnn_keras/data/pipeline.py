@@ -129,12 +129,23 @@ def encode_batches(batches: tf.data.Dataset, vocabulary: Vocabulary, max_label_l
     return batches.with_options(without_autotune_model())
 
 
+def image_batches(images, batch_size: int) -> tf.data.Dataset:
+    """(N, H, W, C) images (an array, or a tf.data.Dataset of single images) → batches for
+    `model.predict`, without the stall a NumPy array brings (Keras builds an autotuned pipeline).
+
+    >>> model.predict(image_batches(images, 64), verbose=0)["text"]  # doctest: +SKIP
+    """
+    ds = images if isinstance(images, tf.data.Dataset) else tf.data.Dataset.from_tensor_slices(images)
+    return ds.batch(batch_size).prefetch(1).with_options(without_autotune_model())
+
+
 def without_autotune_model() -> tf.data.Options:
     """Options turning off tf.data's autotuning model, which stalls every epoch's end.
 
     Destroying an iterator (Keras makes one per epoch and per validation) waits for the model's
     optimizer thread to finish sleeping, up to its whole period: up to 18 s per epoch of idle
-    cores were measured (bench/NOTES.md, session 9). AUTOTUNE values then fall back to
+    cores were measured, and a third of a 1,024-image `predict` (bench/NOTES.md, session 9).
+    AUTOTUNE values then fall back to
     tf.data's defaults: parallel calls = the cores, a prefetch buffer that grows when it runs dry.
     """
     options = tf.data.Options()

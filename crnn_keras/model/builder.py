@@ -21,8 +21,9 @@ class BackboneBuilder(Protocol):
     def check(self, config: ModelConfig) -> None:
         """Raises ValueError for a config it can never build, before the data is loaded."""
 
-    def configure(self, config: ModelConfig, max_label_length: int) -> ModelConfig:
-        """The config to build for labels of up to `max_label_length` (raises ValueError)."""
+    def configure(self, config: ModelConfig, max_label_length: int, train_images: int) -> ModelConfig:
+        """The config to build for labels of up to `max_label_length` and a training set of
+        `train_images` (an epoch's, for drawn captchas); raises ValueError."""
 
     def build(self, num_classes: int, config: ModelConfig, mean_label_length: float | None = None) -> keras.Model:
         """A backbone named "crnn": uint8 image (B, H, W, C) → logits (B, T, num_classes).
@@ -34,17 +35,20 @@ class BackboneBuilder(Protocol):
 
 
 class CRNNBuilder:
-    """The CRNN of `crnn_keras.model.backbone`, with time steps fitted to the labels and batch
-    normalization folded into the convolutions of the saved reader."""
+    """The CRNN of `crnn_keras.model.backbone`, with time steps fitted to the labels, block
+    widths to the data size, and batch normalization folded into the convolutions of the saved
+    reader."""
 
     def check(self, config: ModelConfig) -> None:
         config.check_input()
 
-    def configure(self, config: ModelConfig, max_label_length: int) -> ModelConfig:
-        fitted = config.fit_labels(max_label_length)
+    def configure(self, config: ModelConfig, max_label_length: int, train_images: int) -> ModelConfig:
+        fitted = config.fit_labels(max_label_length).fit_data(train_images)
         if fitted.time_steps != config.time_steps:
             log.info("labels of up to %d characters: %d time steps instead of %d",
                      max_label_length, fitted.time_steps, config.time_steps)
+        if config.block_widths is None:
+            log.info("%d training images: blocks %s", train_images, "-".join(map(str, fitted.block_widths)))
         fitted.validate()
         return fitted
 

@@ -14,6 +14,23 @@ log = logging.getLogger(__name__)
 # Time steps per character of the longest label that `fit_labels` aims for.
 FRAMES_PER_CHARACTER = 6
 
+# Below this many training images a set is "small" (one user's labelling budget): the default
+# batch is 16 (crnn_keras.train.config) and the last blocks are narrow, which read 1,000–1,500
+# image sets as well as the wider ones and predict 1.4× as fast. From it on the wider blocks
+# read more: 0.972 against 0.967 (fresh 6,000 an epoch) and 0.984 against 0.978 (10,000)
+# (bench/NOTES.md, sessions 8 and 9; sizes between 1,500 and 6,000 were not measured).
+SMALL_SET = 2000
+SMALL_SET_BLOCK_WIDTHS = (16, 32, 48, 64)
+LARGE_SET_BLOCK_WIDTHS = (16, 32, 64, 96)
+
+
+def default_block_widths(train_images: int) -> tuple[int, ...]:
+    """
+    >>> default_block_widths(1500), default_block_widths(6000)
+    ((16, 32, 48, 64), (16, 32, 64, 96))
+    """
+    return SMALL_SET_BLOCK_WIDTHS if train_images < SMALL_SET else LARGE_SET_BLOCK_WIDTHS
+
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
@@ -26,7 +43,9 @@ class ModelConfig:
         stem_stride: 2 halves height and width in the stem, so no layer runs at
             the full input size (the costliest part of predict); 1 keeps them.
         block_widths: filters of the last four BasicBlocks; for a taller input
-            the first width repeats, for a shorter one the first blocks go.
+            the first width repeats, for a shorter one the first blocks go. None:
+            chosen from the training set's size (`fit_data`); built before that,
+            the small-set widths.
         width_halvings: the most times the width is halved, the stem's included;
             time steps = width / 2**width_halvings. Training lowers it until the
             longest label has 6 steps a character (`fit_labels`).
@@ -42,7 +61,7 @@ class ModelConfig:
     width: int = 160
     channels: int = 1
     stem_stride: int = 2
-    block_widths: tuple[int, ...] = (16, 32, 48, 64)
+    block_widths: tuple[int, ...] | None = None
     width_halvings: int = 3
     rnn_units: int = 96
     dropout: float = 0.2
@@ -74,7 +93,8 @@ class ModelConfig:
             raise ValueError(f"channels: expected 1 (grayscale) or 3 (RGB), received {self.channels}")
         if self.stem_stride not in (1, 2):
             raise ValueError(f"stem_stride: expected 1 or 2, received {self.stem_stride}")
-        if not self.block_widths or min(self.block_widths) < 1 or self.rnn_units < 1:
+        widths = SMALL_SET_BLOCK_WIDTHS if self.block_widths is None else self.block_widths
+        if not widths or min(widths) < 1 or self.rnn_units < 1:
             raise ValueError(f"block_widths and rnn_units: expected positive sizes, received "
                              f"{self.block_widths} and {self.rnn_units}")
         if not 0.0 <= self.dropout < 1.0:
@@ -110,8 +130,14 @@ class ModelConfig:
                 return dataclasses.replace(self, width_halvings=halvings)
         return dataclasses.replace(self, width_halvings=fewest)
 
+    def fit_data(self, train_images: int) -> ModelConfig:
+        """This config with block widths chosen from the training set's size, unless given."""
+        if self.block_widths is not None:
+            return self
+        return dataclasses.replace(self, block_widths=default_block_widths(train_images))
+
     def block_filters(self) -> list[int]:
-        widths = list(self.block_widths)
+        widths = list(SMALL_SET_BLOCK_WIDTHS if self.block_widths is None else self.block_widths)
         n = self.num_blocks
         return widths[-n:] if n <= len(widths) else [widths[0]] * (n - len(widths)) + widths
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from crnn_keras.contract import ModelError, Vocabulary
 from crnn_keras.data.files import check_model_file
+from crnn_keras.data.pipeline import image_batches
 from crnn_keras.model.decoder import beam_decode
 from crnn_keras.model.heads import find_decoder
 
@@ -73,7 +74,7 @@ class KerasModel:
     def read_batch(self, images: np.ndarray, beam_width: int | None) -> tuple[list[str], np.ndarray]:
         # predict() sets up a data pipeline per call (tens of ms); one batch needs none of it.
         out = (self.model.predict_on_batch(images) if len(images) <= 64 else
-               self.model.predict(images, batch_size=64, verbose=0))
+               self.model.predict(image_batches(images, 64), verbose=0))
         if beam_width:
             return beam_decode(out["logits"], self.vocabulary, beam_width)
         return [t.decode("utf-8") for t in out["text"]], out["confidence"]

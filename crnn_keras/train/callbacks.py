@@ -17,6 +17,7 @@ import keras
 import numpy as np
 
 from crnn_keras.data.labelled import LabelledImages
+from crnn_keras.data.pipeline import image_batches
 from crnn_keras.metrics import score
 from crnn_keras.run_folder import ResumeState, RunFolder
 
@@ -32,10 +33,7 @@ def finite_epoch(logs: dict) -> bool:
 def predict_texts(reader: keras.Model, images, batch_size: int = 64) -> tuple[list[str], np.ndarray]:
     """Greedy texts and confidences of a reader for (N, H, W, C) uint8 images: an array, or a
     tf.data.Dataset of single images (a streamed validation split)."""
-    if isinstance(images, np.ndarray):
-        out = reader.predict(images, batch_size=batch_size, verbose=0)
-    else:
-        out = reader.predict(images.batch(batch_size), verbose=0)
+    out = reader.predict(image_batches(images, batch_size), verbose=0)
     return [t.decode("utf-8") for t in out["text"]], out["confidence"]
 
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from crnn_keras import serialization
 from crnn_keras.data.synthetic import DEFAULT_ALPHABET, check_style
+from crnn_keras.model.config import SMALL_SET
 
 # Keys that version 0.1 wrote for its benchmark, with the value every user's run had.
 LEGACY_KEYS = {"architecture": "crnn", "schedule": "cosine", "monitor": "val_accuracy"}
@@ -89,11 +90,8 @@ class TrainConfig:
         return serialization.from_dict(cls, data, "run.json train")
 
 
-# Below this many training images the default batch is 16, else 32: with 27 updates an epoch
+# Below SMALL_SET training images the default batch is 16, else 32: with 27 updates an epoch
 # (936 captchas, batch 32) CTC's all-blank start lasted too long in one seed of three; batch 16
 # made that rarer (bench/NOTES.md). Fewer time steps (ModelConfig.fit_labels) later removed it.
-SMALL_SET = 2000
-
-
 def default_batch_size(train_images: int) -> int:
     return 16 if train_images < SMALL_SET else 32

@@ -95,7 +95,7 @@ def new_run(folder: RunFolder, cfg: TrainConfig, model: ModelConfig, data: Train
     data.val = drop_unspellable(data.val, vocabulary)
     max_label_length = data.max_label_length
     if source is None:
-        model = builder.configure(model, max_label_length)
+        model = builder.configure(model, max_label_length, len(data.train))
         backbone = builder.build(vocabulary.num_classes, model, data.train.mean_label_length)
     else:
         backbone = builder.build(vocabulary.num_classes, model)
