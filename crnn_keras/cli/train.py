@@ -42,6 +42,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--label-regex", help="label = first capture group of this regex on the file name (no extension)")
     p.add_argument("--ignore-case", action="store_true", help="fold labels to lower case")
     p.add_argument("--no-augment", action="store_true", help="train without random geometry and noise")
+    p.add_argument("--weight-average", type=float, metavar="M", default=d.weight_average or 0.0,
+                   help="validate and keep the moving average of the weights with momentum M "
+                   f"(default {d.weight_average or 0.0}; 0: the last step's weights)")
     p.add_argument("--seed", type=int, default=d.seed,
                    help="seeds the split, the shuffling, the augmentation and the initial weights")
     p.add_argument("--deterministic", action="store_true", help="deterministic TF ops (slower)")
@@ -116,7 +119,7 @@ def new_configs(args) -> tuple[TrainConfig, ModelConfig]:
         init_from=args.init_from, labels=args.labels, tfds=args.tfds, distribute=args.distribute,
         cpu_devices=args.cpu_devices, mixed_precision=args.mixed_precision,
         fresh_per_epoch=args.synthetic_count if _fresh(args) else None,
-        **_synthetic_style(args))
+        weight_average=args.weight_average or None, **_synthetic_style(args))
     TrainConfig(data="", **options)  # refuses bad values now, not after generating thousands of images
     if args.synthetic_count < 2:
         raise UserError(f"--synthetic-count: expected an integer ≥ 2, received {args.synthetic_count}")

@@ -1,8 +1,10 @@
 """Callbacks of a training run, one job each (as Keras' own EarlyStopping, TerminateOnNaN).
 
-They run in this order each epoch: ElapsedTime counts, ValidationMetrics adds to the logs,
+They run in this order each epoch: ElapsedTime counts, AveragedWeights (when the optimizer
+averages the weights) lends the average to the next ones, ValidationMetrics adds to the logs
+(CleanNormStatistics has set batch norm's statistics before Keras' validation pass),
 StopOnNonFiniteLoss flags a broken epoch, BestReader saves the reader when validation
-improves, ResumePoint saves what `--resume` needs, EarlyStop ends a run that stopped improving,
+improves, AveragedWeights takes the training weights back, ResumePoint saves what `--resume` needs, EarlyStop ends a run that stopped improving,
 HistoryCSV appends the epoch to history.csv.
 A non-finite epoch is saved by none of them.
 """
@@ -19,6 +21,7 @@ import numpy as np
 from crnn_keras.data.labelled import LabelledImages
 from crnn_keras.data.pipeline import image_batches
 from crnn_keras.metrics import score
+from crnn_keras.model.backbone import NormStatistics
 from crnn_keras.run_folder import ResumeState, RunFolder
 
 log = logging.getLogger(__name__)
@@ -63,6 +66,51 @@ class HistoryCSV(keras.callbacks.CSVLogger):
 
     def on_epoch_end(self, epoch, logs=None):
         super().on_epoch_end(epoch, {**(logs or {}), "elapsed_s": self.elapsed.seconds})
+
+
+class _OnEpochEnd(keras.callbacks.Callback):
+    def __init__(self, call):
+        super().__init__()
+        self.call = call
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.call()
+
+
+class AveragedWeights(keras.callbacks.SwapEMAWeights):
+    """Validation and the saved reader see the optimizer's moving average of the weights.
+
+    For an optimizer made with `use_ema=True`. As Keras' SwapEMAWeights, it swaps the average
+    into the model for Keras' validation pass (val_loss); the callbacks placed between `lend`
+    and `take_back` in the list also see it at the epoch's end (val_accuracy, the best reader).
+    Training, and the resume point saved after `take_back`, keep the raw weights, and the
+    average stays in the optimizer's variables, so a resumed run averages on.
+
+    Example:
+    >>> averaged = AveragedWeights()
+    >>> callbacks = [averaged, averaged.lend, ValidationMetrics(...), BestReader(...),
+    ...              averaged.take_back, ResumePoint(...)]  # doctest: +SKIP
+    """
+
+    def __init__(self):
+        super().__init__(swap_on_epoch=False)
+        self.lend = _OnEpochEnd(lambda: self.on_test_begin())
+        self.take_back = _OnEpochEnd(lambda: self.on_test_end())
+
+
+class CleanNormStatistics(keras.callbacks.Callback):
+    """Before each validation pass, batch norm's moving statistics become those of clean
+    training images (`NormStatistics`): validation, the saved reader and its folded
+    convolutions see the statistics of what a reader reads. Training uses batch statistics,
+    so it is not changed. Place it after AveragedWeights, which swaps in the weights to measure.
+    """
+
+    def __init__(self, backbone: keras.Model, images: np.ndarray):
+        super().__init__()
+        self.statistics, self.images = NormStatistics(backbone), images
+
+    def on_test_begin(self, logs=None):
+        self.statistics.measure(self.images)
 
 
 class ValidationMetrics(keras.callbacks.Callback):

@@ -48,6 +48,9 @@ class TrainConfig:
     fresh_per_epoch: int | None = None
     fresh_alphabet: str = DEFAULT_ALPHABET
     fresh_lengths: tuple[int, ...] = (4, 6)
+    # Validate and keep an exponential moving average of the weights with this momentum, not
+    # the last step's weights (--weight-average); None trains and keeps the raw weights.
+    weight_average: float | None = None
 
     def __post_init__(self):
         for name in ("epochs", "patience") + (("batch_size",) if self.batch_size is not None else ()):
@@ -67,6 +70,10 @@ class TrainConfig:
         if len(self.fresh_lengths) != 2:
             raise ValueError(f"--synthetic-lengths: expected MIN-MAX, received {self.fresh_lengths!r}")
         check_style(*self.fresh_lengths, self.fresh_alphabet)
+        if self.weight_average is not None and (isinstance(self.weight_average, bool) or
+                                                not isinstance(self.weight_average, (int, float)) or
+                                                not 0.0 < self.weight_average < 1.0):
+            raise ValueError(f"--weight-average: expected a momentum between 0 and 1, received {self.weight_average!r}")
         if not self.learning_rate > 0.0 or self.learning_rate != self.learning_rate:
             raise ValueError(f"--learning-rate: expected a number > 0, received {self.learning_rate}")
 
@@ -87,6 +94,7 @@ class TrainConfig:
             data.setdefault("fresh_per_epoch", None)  # fresh synthetic captchas came in version 0.3.2
             data.setdefault("fresh_alphabet", DEFAULT_ALPHABET)
             data.setdefault("fresh_lengths", (4, 6))
+            data.setdefault("weight_average", None)  # weight averaging came in version 0.3.5
         return serialization.from_dict(cls, data, "run.json train")
 
 

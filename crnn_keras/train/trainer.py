@@ -46,6 +46,8 @@ if TYPE_CHECKING:  # imported when used: TFDS takes seconds to import
 log = logging.getLogger(__name__)
 
 CALIBRATION_SAMPLES = 200
+# Clean training images whose statistics batch norm keeps for reading (callbacks.CleanNormStatistics).
+NORM_SAMPLES = 200
 # Early stopping waits for this share of the epochs: the cosine schedule's low-rate end is
 # where small sets gain their last errors (bench/NOTES.md).
 EARLY_STOP_AFTER = 2 / 3
@@ -53,12 +55,17 @@ OptimizerFactory = Callable[[TrainConfig, int], keras.optimizers.Optimizer]
 
 
 def cosine_adam(cfg: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
-    """Adam with one epoch of linear warm-up, then cosine decay to 2% of the peak; clipnorm 5."""
+    """Adam with one epoch of linear warm-up, then cosine decay to 2% of the peak; clipnorm 5.
+
+    With cfg.weight_average the optimizer also keeps the weights' moving average (Keras'
+    `use_ema`), which validation and the saved reader use (callbacks.AveragedWeights).
+    """
     total = cfg.epochs * steps_per_epoch
     warmup = min(steps_per_epoch, total // 10)
     schedule = keras.optimizers.schedules.CosineDecay(
         0.0, max(1, total - warmup), alpha=0.02, warmup_target=cfg.learning_rate, warmup_steps=warmup)
-    return keras.optimizers.Adam(schedule, clipnorm=5.0)
+    averaged = {"use_ema": True, "ema_momentum": cfg.weight_average} if cfg.weight_average else {}
+    return keras.optimizers.Adam(schedule, clipnorm=5.0, **averaged)
 
 
 @dataclasses.dataclass
@@ -165,11 +172,17 @@ def fit(run: Run, data: TrainingData, cfg: TrainConfig, monitor: str,
     non_finite = cb.StopOnNonFiniteLoss()
     elapsed = cb.ElapsedTime(state.elapsed_s)
     resume_point = cb.ResumePoint(run.folder, best, elapsed, state)
+    averaged = cb.AveragedWeights() if getattr(run.trainer.optimizer, "use_ema", False) else None
+    norm_sample = data.calibration_sample(NORM_SAMPLES, cfg.seed)
     callbacks = [
         elapsed,
+        *([averaged] if averaged else []),
+        cb.CleanNormStatistics(find_backbone(run.trainer), norm_sample),
+        *([averaged.lend] if averaged else []),
         cb.ValidationMetrics(run.reader, data.val, cfg.batch_size),
         non_finite,
         best,
+        *([averaged.take_back] if averaged else []),
         resume_point,
         cb.EarlyStop(best, cfg.patience, min_epochs=math.ceil(cfg.epochs * early_stop_after)),
         cb.HistoryCSV(run.folder.file(RunFolder.HISTORY), elapsed, append=state.epoch > 0),
