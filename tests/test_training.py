@@ -133,6 +133,7 @@ def test_training_skips_and_counts_bad_files(trained_run, tmp_path, capsys):
     (["--epochs", "0"], "--epochs: expected an integer ≥ 1, received 0"),
     (["--learning-rate", "-1"], "--learning-rate: expected a number > 0, received -1.0"),
     (["--label-regex", "("], "not a valid regular expression"),
+    (["--weight-average", "1.5"], "--weight-average: expected a momentum between 0 and 1, received 1.5"),
 ])
 def test_train_errors_are_one_line(tiny_folder, tmp_path, args, message, capsys):
     if "--data" not in args:

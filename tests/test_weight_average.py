@@ -100,3 +100,15 @@ def test_a_run_with_weight_average_records_it_and_resumes_averaging(tiny_folder,
     with open(os.path.join(out, "run.json"), encoding="utf-8") as f:
         assert json.load(f)["train"]["weight_average"] == 0.9
     assert train(cfg, ModelConfig(**TINY_MODEL), resume=True)["epochs_run"] == 2
+
+
+def test_the_command_line_flag_sets_it_and_0_or_nothing_leaves_it_off(tiny_folder):
+    import argparse
+
+    from crnn_keras.cli.train import add_arguments, new_configs
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    for flags, expected in ((["--weight-average", "0.99"], 0.99), (["--weight-average", "0"], None), ([], None)):
+        cfg, _ = new_configs(parser.parse_args(["--data", tiny_folder, *flags]))
+        assert cfg.weight_average == expected
