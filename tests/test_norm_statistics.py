@@ -38,6 +38,22 @@ def test_measure_sets_each_norm_to_its_inputs_mean_and_variance_and_changes_noth
         np.testing.assert_array_equal(before, after.numpy())
 
 
+def test_in_batches_each_norm_keeps_the_mean_of_the_batches_statistics():
+    keras.utils.set_random_seed(0)
+    backbone = build_backbone(5, ModelConfig(**TINY_MODEL))
+    images = _images(24)
+    stats = NormStatistics(backbone, pixels=8 * 16 * 64)  # batches of 8 images
+    assert stats.batch_size == 8
+    stats.measure(images)
+    stem = keras.Model(backbone.input, backbone.get_layer("stem_conv").output)(images).numpy()
+    batches = [stem[i:i + 8] for i in range(0, 24, 8)]
+    norm = backbone.get_layer("stem_conv_bn")
+    np.testing.assert_allclose(norm.moving_mean.numpy(), stem.mean(axis=(0, 1, 2)), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(norm.moving_variance.numpy(), np.mean([b.var(axis=(0, 1, 2)) for b in batches], axis=0),
+                               rtol=1e-3, atol=1e-6)
+    assert norm.momentum == 0.9
+
+
 def test_measuring_twice_gives_the_same_statistics_whatever_came_before():
     keras.utils.set_random_seed(0)
     backbone = build_backbone(5, ModelConfig(**TINY_MODEL))

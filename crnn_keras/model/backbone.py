@@ -139,26 +139,32 @@ class NormStatistics:
     so), while a reader sees clean images; measured on a real captcha set, validation read
     0.87–0.89 with those statistics and 0.93 with statistics of 200 clean training images,
     the same weights (bench/NOTES.md). `measure(images)` runs the layers up to the last
-    BatchNormalization once in training mode, each with momentum 0, so each keeps the mean and
-    variance of its input over `images`, normalised as in training. Nothing is trained.
+    BatchNormalization in training mode over `images`, in batches of about `pixels` pixels (100
+    images at 64x160: memory stays bounded for larger inputs), with each norm's momentum set so
+    that it keeps the mean of the batches' statistics, normalised as in training. Nothing is
+    trained.
 
     Example:
     >>> stats = NormStatistics(backbone)  # doctest: +SKIP
     >>> stats.measure(clean_training_images)  # (N, H, W, C) uint8; then validate or save
     """
 
-    def __init__(self, backbone: keras.Model):
+    def __init__(self, backbone: keras.Model, pixels: int = 100 * 64 * 160):
         self.norms = [layer for layer in backbone.layers if isinstance(layer, layers.BatchNormalization)]
         self.upto = keras.Model(backbone.input, self.norms[-1].output) if self.norms else None
+        height, width = backbone.input.shape[1:3]
+        # One eager call costs about a tenth of a second: few, large batches.
+        self.batch_size = max(1, pixels // (height * width))
 
     def measure(self, images: np.ndarray) -> None:
         if self.upto is None or len(images) == 0:
             return
         momenta = [norm.momentum for norm in self.norms]
         try:
-            for norm in self.norms:
-                norm.momentum = 0.0
-            self.upto(ops.convert_to_tensor(images), training=True)
+            for n, start in enumerate(range(0, len(images), self.batch_size), 1):
+                for norm in self.norms:
+                    norm.momentum = 1.0 - 1.0 / n  # the running mean of the batches' statistics
+                self.upto(ops.convert_to_tensor(images[start:start + self.batch_size]), training=True)
         finally:
             for norm, momentum in zip(self.norms, momenta):
                 norm.momentum = momentum
