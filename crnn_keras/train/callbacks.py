@@ -1,11 +1,11 @@
 """Callbacks of a training run, one job each (as Keras' own EarlyStopping, TerminateOnNaN).
 
-They run in this order each epoch: ElapsedTime counts, AveragedWeights (when the optimizer
-averages the weights) lends the average to the next ones, ValidationMetrics adds to the logs
-(CleanNormStatistics has set batch norm's statistics before Keras' validation pass),
-StopOnNonFiniteLoss flags a broken epoch, BestReader saves the reader when validation
-improves, AveragedWeights takes the training weights back, ResumePoint saves what `--resume` needs, EarlyStop ends a run that stopped improving,
-HistoryCSV appends the epoch to history.csv.
+They run in this order each epoch: ElapsedTime counts; AveragedWeights (when the optimizer
+averages the weights) lends the average to the next ones; ValidationMetrics adds to the logs
+(CleanNormStatistics has set batch norm's statistics before Keras' validation pass);
+StopOnNonFiniteLoss flags a broken epoch; BestReader saves the reader when validation
+improves; AveragedWeights takes the training weights back; ResumePoint saves what `--resume`
+needs; EarlyStop ends a run that stopped improving; HistoryCSV appends the epoch to history.csv.
 A non-finite epoch is saved by none of them.
 """
 
