@@ -94,8 +94,8 @@ class AveragedWeights(keras.callbacks.SwapEMAWeights):
 
     def __init__(self):
         super().__init__(swap_on_epoch=False)
-        self.lend = _OnEpochEnd(lambda: self.on_test_begin())
-        self.take_back = _OnEpochEnd(lambda: self.on_test_end())
+        self.lend = _OnEpochEnd(self.on_test_begin)
+        self.take_back = _OnEpochEnd(self.on_test_end)
 
 
 class CleanNormStatistics(keras.callbacks.Callback):

@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import keras
+import numpy as np
 
 from crnn_keras.data.labelled import drop_unspellable
 from crnn_keras.data.source import FolderSource, TrainingData
@@ -46,8 +47,6 @@ if TYPE_CHECKING:  # imported when used: TFDS takes seconds to import
 log = logging.getLogger(__name__)
 
 CALIBRATION_SAMPLES = 200
-# Clean training images whose statistics batch norm keeps for reading (callbacks.CleanNormStatistics).
-NORM_SAMPLES = 200
 # Early stopping waits for this share of the epochs: the cosine schedule's low-rate end is
 # where small sets gain their last errors (bench/NOTES.md).
 EARLY_STOP_AFTER = 2 / 3
@@ -173,11 +172,10 @@ def fit(run: Run, data: TrainingData, cfg: TrainConfig, monitor: str,
     elapsed = cb.ElapsedTime(state.elapsed_s)
     resume_point = cb.ResumePoint(run.folder, best, elapsed, state)
     averaged = cb.AveragedWeights() if getattr(run.trainer.optimizer, "use_ema", False) else None
-    norm_sample = data.calibration_sample(NORM_SAMPLES, cfg.seed)
     callbacks = [
         elapsed,
         *([averaged] if averaged else []),
-        cb.CleanNormStatistics(find_backbone(run.trainer), norm_sample),
+        cb.CleanNormStatistics(find_backbone(run.trainer), clean_sample(run, data, cfg.seed)),
         *([averaged.lend] if averaged else []),
         cb.ValidationMetrics(run.reader, data.val, cfg.batch_size),
         non_finite,
@@ -205,6 +203,14 @@ def fit(run: Run, data: TrainingData, cfg: TrainConfig, monitor: str,
         return TrainingStopped(f"interrupted: {run.state.epoch} epoch(s) saved in {run.folder.path}; continue with: "
                                f"python -m crnn_keras train --resume {run.folder.path}", 130)
     return None
+
+
+def clean_sample(run: Run, data: TrainingData, seed: int) -> np.ndarray:
+    """The clean training images batch norm measures its statistics on: the calibration sample
+    the run saved when it started (drawn again only for a folder that has none). Fresh synthetic
+    captchas keep no training images, so theirs are held-out images from the same generator."""
+    saved = run.folder.load_calibration(tuple(find_backbone(run.trainer).input.shape[1:]))
+    return np.array(saved) if saved is not None else data.calibration_sample(CALIBRATION_SAMPLES, seed)
 
 
 def finish(run: Run, data: TrainingData, cfg: TrainConfig, builder: BackboneBuilder) -> dict:
