@@ -134,6 +134,7 @@ def test_training_skips_and_counts_bad_files(trained_run, tmp_path, capsys):
     (["--learning-rate", "-1"], "--learning-rate: expected a number > 0, received -1.0"),
     (["--label-regex", "("], "not a valid regular expression"),
     (["--weight-average", "1.5"], "--weight-average: expected a momentum between 0 and 1, received 1.5"),
+    (["--weight-decay", "-1"], "--weight-decay: expected a number from 0 to below 1, received -1.0"),
 ])
 def test_train_errors_are_one_line(tiny_folder, tmp_path, args, message, capsys):
     if "--data" not in args:

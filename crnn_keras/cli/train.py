@@ -45,6 +45,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weight-average", type=float, metavar="M", default=d.weight_average or 0.0,
                    help="validate and keep the moving average of the weights with momentum M "
                    f"(default {d.weight_average or 0.0}; 0: the last step's weights)")
+    p.add_argument("--weight-decay", type=float, metavar="W", default=d.weight_decay,
+                   help=f"AdamW's decoupled weight decay, times the learning rate (default {d.weight_decay}; 0: Adam)")
     p.add_argument("--seed", type=int, default=d.seed,
                    help="seeds the split, the shuffling, the augmentation and the initial weights")
     p.add_argument("--deterministic", action="store_true", help="deterministic TF ops (slower)")
@@ -119,7 +121,7 @@ def new_configs(args) -> tuple[TrainConfig, ModelConfig]:
         init_from=args.init_from, labels=args.labels, tfds=args.tfds, distribute=args.distribute,
         cpu_devices=args.cpu_devices, mixed_precision=args.mixed_precision,
         fresh_per_epoch=args.synthetic_count if _fresh(args) else None,
-        weight_average=args.weight_average or None, **_synthetic_style(args))
+        weight_average=args.weight_average or None, weight_decay=args.weight_decay, **_synthetic_style(args))
     TrainConfig(data="", **options)  # refuses bad values now, not after generating thousands of images
     if args.synthetic_count < 2:
         raise UserError(f"--synthetic-count: expected an integer ≥ 2, received {args.synthetic_count}")

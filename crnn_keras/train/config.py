@@ -51,6 +51,10 @@ class TrainConfig:
     # Validate and keep an exponential moving average of the weights with this momentum, not
     # the last step's weights (--weight-average); None trains and keeps the raw weights.
     weight_average: float | None = None
+    # Decoupled weight decay (AdamW; each step shrinks the weights by this times the learning
+    # rate): on small sets it kept the end of the schedule from overfitting (bench/NOTES.md,
+    # session 11). 0 trains with plain Adam, as runs before version 0.3.6 did.
+    weight_decay: float = 0.05
 
     def __post_init__(self):
         for name in ("epochs", "patience") + (("batch_size",) if self.batch_size is not None else ()):
@@ -74,6 +78,9 @@ class TrainConfig:
                                                 not isinstance(self.weight_average, (int, float)) or
                                                 not 0.0 < self.weight_average < 1.0):
             raise ValueError(f"--weight-average: expected a momentum between 0 and 1, received {self.weight_average!r}")
+        if (isinstance(self.weight_decay, bool) or not isinstance(self.weight_decay, (int, float))
+                or not 0.0 <= self.weight_decay < 1.0):
+            raise ValueError(f"--weight-decay: expected a number from 0 to below 1, received {self.weight_decay!r}")
         if not self.learning_rate > 0.0 or self.learning_rate != self.learning_rate:
             raise ValueError(f"--learning-rate: expected a number > 0, received {self.learning_rate}")
 
@@ -95,6 +102,7 @@ class TrainConfig:
             data.setdefault("fresh_alphabet", DEFAULT_ALPHABET)
             data.setdefault("fresh_lengths", (4, 6))
             data.setdefault("weight_average", None)  # weight averaging came in version 0.3.5
+            data.setdefault("weight_decay", 0.0)  # and weight decay in 0.3.6: older runs resume without it
         return serialization.from_dict(cls, data, "run.json train")
 
 

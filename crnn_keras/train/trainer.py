@@ -54,7 +54,8 @@ OptimizerFactory = Callable[[TrainConfig, int], keras.optimizers.Optimizer]
 
 
 def cosine_adam(cfg: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
-    """Adam with one epoch of linear warm-up, then cosine decay to 2% of the peak; clipnorm 5.
+    """Adam with one epoch of linear warm-up, then cosine decay to 2% of the peak; clipnorm 5;
+    AdamW's decoupled weight decay when cfg.weight_decay is set.
 
     With cfg.weight_average the optimizer also keeps the weights' moving average (Keras'
     `use_ema`), which validation and the saved reader use (callbacks.AveragedWeights).
@@ -64,6 +65,8 @@ def cosine_adam(cfg: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Opti
     schedule = keras.optimizers.schedules.CosineDecay(
         0.0, max(1, total - warmup), alpha=0.02, warmup_target=cfg.learning_rate, warmup_steps=warmup)
     averaged = {"use_ema": True, "ema_momentum": cfg.weight_average} if cfg.weight_average else {}
+    if cfg.weight_decay:
+        return keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay, clipnorm=5.0, **averaged)
     return keras.optimizers.Adam(schedule, clipnorm=5.0, **averaged)
 
 
