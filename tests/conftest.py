@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 import subprocess
 import sys
 
@@ -46,6 +47,22 @@ def random_labels(count: int, seed: int = 0, lengths=(3, 4)) -> list[str]:
     while len(labels) < count:
         labels.add("".join(rng.choice(ALPHABET) for _ in range(rng.randint(*lengths))))
     return sorted(labels)
+
+
+def train_until_ctrl_c(cfg, model_cfg) -> None:
+    """Trains one epoch of `cfg`, then stops it as Ctrl-C does: the run folder keeps its
+    checkpoint and state for --resume."""
+    import keras
+
+    from crnn_keras.train.interrupt import TrainingStopped
+    from crnn_keras.train.trainer import train
+
+    class CtrlCAfterOneEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(TrainingStopped):
+        train(cfg, model_cfg, extra_callbacks=[CtrlCAfterOneEpoch()])
 
 
 def run_cli(*args, cwd=ROOT, timeout=600, input_env=None):

@@ -4,7 +4,6 @@ validation set."""
 import itertools
 import json
 import os
-import signal
 
 import numpy as np
 import pytest
@@ -67,22 +66,15 @@ def test_bad_synthetic_options_are_one_line_before_anything_is_drawn(tmp_path, m
 
 
 def test_a_fresh_run_records_its_style_and_resumes(tmp_path, capsys):
-    import keras
-
     from crnn_keras.run_folder import RunFolder
     from crnn_keras.train.config import TrainConfig
-    from crnn_keras.train.interrupt import TrainingStopped
-    from crnn_keras.train.trainer import data_source_of, train
+    from crnn_keras.train.trainer import data_source_of
     from crnn_keras.model.config import ModelConfig
-
-    class CtrlCAfterOneEpoch(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            os.kill(os.getpid(), signal.SIGINT)
+    from tests.conftest import train_until_ctrl_c
 
     cfg = TrainConfig(data="", out=str(tmp_path / "run"), epochs=2, batch_size=8, fresh_per_epoch=16,
                       val_split=0.5, fresh_alphabet="ab12", fresh_lengths=(2, 3))
-    with pytest.raises(TrainingStopped):
-        train(cfg, ModelConfig(**TINY_MODEL), extra_callbacks=[CtrlCAfterOneEpoch()])
+    train_until_ctrl_c(cfg, ModelConfig(**TINY_MODEL))
     saved = json.load(open(tmp_path / "run" / "run.json"))["train"]
     assert saved["fresh_per_epoch"] == 16 and saved["fresh_alphabet"] == "ab12" and saved["fresh_lengths"] == [2, 3]
     info = RunFolder(str(tmp_path / "run")).read_info()

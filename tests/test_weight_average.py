@@ -2,7 +2,6 @@
 
 import json
 import os
-import signal
 
 import keras
 import numpy as np
@@ -82,19 +81,13 @@ def test_run_json_without_weight_average_reads_as_off():
 
 def test_a_run_with_weight_average_records_it_and_resumes_averaging(tiny_folder, tmp_path):
     from crnn_keras.model.config import ModelConfig
-    from crnn_keras.train.interrupt import TrainingStopped
     from crnn_keras.train.trainer import train
-    from tests.conftest import TINY_MODEL
-
-    class CtrlCAfterOneEpoch(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            os.kill(os.getpid(), signal.SIGINT)
+    from tests.conftest import TINY_MODEL, train_until_ctrl_c
 
     out = str(tmp_path / "run")
     cfg = TrainConfig(data=tiny_folder, val_data=tiny_folder, out=out, epochs=2, batch_size=8, augment=False,
                       weight_average=0.9)
-    with pytest.raises(TrainingStopped):
-        train(cfg, ModelConfig(**TINY_MODEL), extra_callbacks=[CtrlCAfterOneEpoch()])
+    train_until_ctrl_c(cfg, ModelConfig(**TINY_MODEL))
     checkpoint = keras.saving.load_model(os.path.join(out, "checkpoint.keras"))
     assert checkpoint.optimizer.use_ema and checkpoint.optimizer.ema_momentum == pytest.approx(0.9)
     with open(os.path.join(out, "run.json"), encoding="utf-8") as f:

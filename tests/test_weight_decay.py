@@ -3,7 +3,6 @@
 import argparse
 import json
 import os
-import signal
 
 import keras
 import pytest
@@ -29,7 +28,7 @@ def test_weight_decay_outside_0_to_1_is_refused(value):
         TrainConfig(data="d", weight_decay=value)
 
 
-def test_run_json_without_weight_decay_reads_as_none():
+def test_run_json_without_weight_decay_reads_as_0():
     old = TrainConfig(data="d").to_dict()
     del old["weight_decay"]
     assert TrainConfig.from_dict(old).weight_decay == 0.0
@@ -48,19 +47,13 @@ def test_the_command_line_flag_sets_it(tiny_folder):
 
 def test_a_run_records_its_weight_decay_and_resumes_with_it(tiny_folder, tmp_path):
     from crnn_keras.model.config import ModelConfig
-    from crnn_keras.train.interrupt import TrainingStopped
     from crnn_keras.train.trainer import train
-    from tests.conftest import TINY_MODEL
-
-    class CtrlCAfterOneEpoch(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            os.kill(os.getpid(), signal.SIGINT)
+    from tests.conftest import TINY_MODEL, train_until_ctrl_c
 
     out = str(tmp_path / "run")
     cfg = TrainConfig(data=tiny_folder, val_data=tiny_folder, out=out, epochs=2, batch_size=8, augment=False,
                       weight_decay=0.02)
-    with pytest.raises(TrainingStopped):  # the checkpoint, with its optimizer, stays for --resume
-        train(cfg, ModelConfig(**TINY_MODEL), extra_callbacks=[CtrlCAfterOneEpoch()])
+    train_until_ctrl_c(cfg, ModelConfig(**TINY_MODEL))  # the checkpoint, with its optimizer, stays for --resume
     with open(os.path.join(out, "run.json"), encoding="utf-8") as f:
         assert json.load(f)["train"]["weight_decay"] == 0.02
     checkpoint = keras.saving.load_model(os.path.join(out, "checkpoint.keras"))

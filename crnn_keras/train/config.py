@@ -74,12 +74,10 @@ class TrainConfig:
         if len(self.fresh_lengths) != 2:
             raise ValueError(f"--synthetic-lengths: expected MIN-MAX, received {self.fresh_lengths!r}")
         check_style(*self.fresh_lengths, self.fresh_alphabet)
-        if self.weight_average is not None and (isinstance(self.weight_average, bool) or
-                                                not isinstance(self.weight_average, (int, float)) or
-                                                not 0.0 < self.weight_average < 1.0):
+        if self.weight_average is not None and not (_is_number(self.weight_average) and
+                                                    0.0 < self.weight_average < 1.0):
             raise ValueError(f"--weight-average: expected a momentum between 0 and 1, received {self.weight_average!r}")
-        if (isinstance(self.weight_decay, bool) or not isinstance(self.weight_decay, (int, float))
-                or not 0.0 <= self.weight_decay < 1.0):
+        if not (_is_number(self.weight_decay) and 0.0 <= self.weight_decay < 1.0):
             raise ValueError(f"--weight-decay: expected a number from 0 to below 1, received {self.weight_decay!r}")
         if not self.learning_rate > 0.0 or self.learning_rate != self.learning_rate:
             raise ValueError(f"--learning-rate: expected a number > 0, received {self.learning_rate}")
@@ -104,6 +102,11 @@ class TrainConfig:
             data.setdefault("weight_average", None)  # weight averaging came in version 0.3.5
             data.setdefault("weight_decay", 0.0)  # and weight decay in 0.3.6
         return serialization.from_dict(cls, data, "run.json train")
+
+
+def _is_number(value) -> bool:
+    """An int or float from the command line or run.json; True and "0.5" are not numbers."""
+    return not isinstance(value, bool) and isinstance(value, (int, float))
 
 
 # Below SMALL_SET training images the default batch is 16, else 32: with 27 updates an epoch
