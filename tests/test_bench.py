@@ -85,3 +85,20 @@ def test_generated_test_splits_hold_their_doubled_labels():
     assert all(map(has_doubled, labels)) and all(len(label) == 4 for label in labels)
     uniform = draw_labels(random.Random(0), 1000, "0123456789", (4, 4), doubled=0)
     assert 200 < sum(map(has_doubled, uniform)) < 350  # 1 − 0.9³ ≈ 27% by chance
+
+
+def test_selection_rules_replay_early_stopping_as_training_would():
+    from bench.selection_rules import KEEP, kept_epoch, score_rules
+
+    def epoch(accuracy, loss, check):
+        return {"val_accuracy": accuracy, "val_loss": loss, "val_cer": 1 - accuracy, "check_accuracy": check}
+
+    # best validation at epoch 2; epochs 3-5 tie on accuracy with a higher loss, epoch 6 is better
+    curve = [epoch(0.5, 3.0, 0.4), epoch(0.9, 1.0, 0.8)] + [epoch(0.9, 2.0, 0.9)] * 3 + [epoch(0.95, 0.5, 0.97)]
+    assert kept_epoch(curve, KEEP["accuracy, then loss"], patience=3, min_epochs=0) == 2  # stopped at 5
+    assert kept_epoch(curve, KEEP["accuracy, then loss"], patience=3, min_epochs=6) == 6  # waited
+    assert kept_epoch(curve, KEEP["accuracy, then later"], patience=3, min_epochs=0) == 6
+    assert kept_epoch(curve, KEEP["last"], patience=60, min_epochs=0) == 6
+    results = score_rules([{"epochs": curve}])
+    assert results[-1]["check"] == [0.97]  # the bound: the best check epoch
+    assert all(r["mean"] <= 0.97 for r in results)

@@ -227,7 +227,7 @@ def test_nan_loss_stops_without_saving_that_epoch(tmp_path):
     assert best.best_epoch == 3 and resume_point.state == ResumeState() and os.listdir(tmp_path) == []
 
 
-def test_early_stop_counts_epochs_since_the_best_one(tmp_path):
+def test_early_stop_counts_epochs_since_the_kept_one(tmp_path):
     from crnn_keras.run_folder import RunFolder
     from crnn_keras.train import callbacks as cb
 
@@ -236,11 +236,30 @@ def test_early_stop_counts_epochs_since_the_best_one(tmp_path):
     stop = cb.EarlyStop(best, patience=2)
     for callback in (best, stop):
         callback.set_model(model)
-    for epoch, accuracy in enumerate([0.5, 0.7, 0.6, 0.7]):  # a tie with a higher loss is no better
+    for epoch, accuracy in enumerate([0.5, 0.7, 0.7, 0.6, 0.6]):  # a tie moves the kept epoch later
+        assert not getattr(model, "stop_training", False)
         for callback in (best, stop):
-            callback.on_epoch_end(epoch, {"loss": 1.0, "val_loss": 1.0, "val_accuracy": accuracy})
-    assert best.best_epoch == 2 and model.stop_training
+            callback.on_epoch_end(epoch, {"loss": 1.0, "val_loss": 1.0 + epoch, "val_accuracy": accuracy})
+    assert best.best_epoch == 3 and model.stop_training
     assert os.listdir(tmp_path) == ["model.keras"]
+
+
+@pytest.mark.parametrize("val_images, accuracies, kept", [
+    (100, [0.90, 0.95, 0.94, 0.93], 3),  # one image fewer than the best is kept, two are not
+    (100, [0.90, 0.95, 0.94, 0.96], 4),
+    (40, [0.900, 0.950, 0.925, 0.950], 4),  # a small validation set: exact ties only
+])
+def test_the_kept_epoch_is_the_latest_within_one_validation_image_of_the_best(tmp_path, val_images, accuracies,
+                                                                               kept):
+    from crnn_keras.run_folder import RunFolder
+    from crnn_keras.train import callbacks as cb
+
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    best = cb.BestReader(reader=model, run=RunFolder(str(tmp_path)), val_images=val_images)
+    best.set_model(model)
+    for epoch, accuracy in enumerate(accuracies):
+        best.on_epoch_end(epoch, {"loss": 1.0, "val_loss": 1.0, "val_accuracy": accuracy})
+    assert best.best_epoch == kept and best.best_accuracy == max(accuracies)
 
 
 def test_same_seed_same_data_gives_the_same_history(tiny_folder, tmp_path):

@@ -170,7 +170,8 @@ def fit(run: Run, data: TrainingData, cfg: TrainConfig, monitor: str,
     train_ds, val_ds = data.datasets(info.vocabulary, info.max_label_length, cfg.batch_size, cfg.augment, cfg.seed,
                                      replicas)
     state = run.state
-    best = cb.BestReader(run.reader, run.folder, monitor, (state.best_accuracy, state.best_loss, state.best_epoch))
+    best = cb.BestReader(run.reader, run.folder, monitor, (state.best_accuracy, state.best_loss, state.best_epoch),
+                         val_images=len(data.val))
     non_finite = cb.StopOnNonFiniteLoss()
     elapsed = cb.ElapsedTime(state.elapsed_s)
     resume_point = cb.ResumePoint(run.folder, best, elapsed, state)
