@@ -98,8 +98,9 @@ _PLAIN_KEYS = {f.name for f in dataclasses.fields(_Plain)}
 class ResumeState:
     """The contents of state.json: where an interrupted run stands.
 
-    `epoch` epochs are done; `best_epoch` (1-based, 0 = none yet) had the best validation,
-    scored `best_accuracy` / `best_loss`; `elapsed_s` seconds of training so far.
+    `epoch` epochs are done; `best_epoch` (1-based, 0 = none yet) is the kept one (model.keras,
+    `BestReader`), with validation loss `best_loss`; `best_accuracy` is the best validation
+    accuracy so far; `elapsed_s` seconds of training so far.
     """
 
     epoch: int = 0
