@@ -51,15 +51,21 @@ def latest_near_best(images: int):
 KEEP.update({f"latest within {n} validation image{'s' * (n > 1)} of the best": latest_near_best(n)
              for n in (1, 2)})
 
-STOPS = {"early stop (15 after 40)": (15, 40), "whole schedule": (10**6, 0)}
+# name: (patience, min_epochs, whether patience counts only from min_epochs on)
+STOPS = {"early stop (15 after 40)": (15, 40, False), "early stop (15 counted from 40)": (15, 40, True),
+         "whole schedule": (10**6, 0, False)}
 
 
-def kept_epoch(curve: Sequence[Epoch], keep, patience: int, min_epochs: int) -> int:
-    """The 1-based epoch a rule keeps, replaying the run epoch by epoch until it would stop."""
+def kept_epoch(curve: Sequence[Epoch], keep, patience: int, min_epochs: int, from_min: bool = False) -> int:
+    """The 1-based epoch a rule keeps, replaying the run epoch by epoch until it would stop.
+
+    Patience counts from the kept epoch, or with `from_min` from the later of it and `min_epochs`.
+    """
     best = 0
     for seen in range(1, len(curve) + 1):
         best = max(range(seen), key=lambda i: keep(i, curve, seen))
-        if seen >= min_epochs and seen - 1 - best >= patience:
+        since = max(best + 1, min_epochs) if from_min else best + 1
+        if seen >= min_epochs and seen - since >= patience:
             break
     return best + 1
 
@@ -77,9 +83,9 @@ def score_rules(rows: Sequence[dict]) -> list[dict]:
     for row in rows:
         row["epochs"][0]["val_images"] = val_images(row)
     results = []
-    for stop_name, (patience, min_epochs) in STOPS.items():
+    for stop_name, (patience, min_epochs, from_min) in STOPS.items():
         for keep_name, keep in KEEP.items():
-            kept = [kept_epoch(row["epochs"], keep, patience, min_epochs) for row in rows]
+            kept = [kept_epoch(row["epochs"], keep, patience, min_epochs, from_min) for row in rows]
             checks = [row["epochs"][e - 1]["check_accuracy"] for row, e in zip(rows, kept)]
             results.append({"stop": stop_name, "keep": keep_name, "kept": kept, "check": checks,
                             "mean": statistics.fmean(checks)})

@@ -97,6 +97,8 @@ def test_selection_rules_replay_early_stopping_as_training_would():
     curve = [epoch(0.5, 3.0, 0.4), epoch(0.9, 1.0, 0.8)] + [epoch(0.9, 2.0, 0.9)] * 3 + [epoch(0.95, 0.5, 0.97)]
     assert kept_epoch(curve, KEEP["accuracy, then loss"], patience=3, min_epochs=0) == 2  # stopped at 5
     assert kept_epoch(curve, KEEP["accuracy, then loss"], patience=3, min_epochs=6) == 6  # waited
+    assert kept_epoch(curve, KEEP["accuracy, then loss"], patience=3, min_epochs=4) == 2  # 3 since epoch 2, at 5
+    assert kept_epoch(curve, KEEP["accuracy, then loss"], patience=3, min_epochs=4, from_min=True) == 6  # from 4
     assert kept_epoch(curve, KEEP["accuracy, then later"], patience=3, min_epochs=0) == 6
     assert kept_epoch(curve, KEEP["last"], patience=60, min_epochs=0) == 6
     results = score_rules([{"epochs": curve}])

@@ -244,6 +244,24 @@ def test_early_stop_counts_epochs_since_the_kept_one(tmp_path):
     assert os.listdir(tmp_path) == ["model.keras"]
 
 
+@pytest.mark.parametrize("kept, epochs_run", [(1, 6), (5, 7)])
+def test_early_stop_counts_patience_from_min_epochs_when_the_kept_epoch_is_older(tmp_path, kept, epochs_run):
+    from crnn_keras.run_folder import RunFolder
+    from crnn_keras.train import callbacks as cb
+
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    best = cb.BestReader(reader=model, run=RunFolder(str(tmp_path)))
+    stop = cb.EarlyStop(best, patience=2, min_epochs=4)
+    for callback in (best, stop):
+        callback.set_model(model)
+    epoch = 0
+    while not getattr(model, "stop_training", False):
+        for callback in (best, stop):
+            callback.on_epoch_end(epoch, {"loss": 1.0, "val_loss": 1.0, "val_accuracy": 0.9 if epoch + 1 == kept else 0.5})
+        epoch += 1
+    assert best.best_epoch == kept and epoch == epochs_run  # max(kept, 4) + 2
+
+
 @pytest.mark.parametrize("val_images, accuracies, kept", [
     (100, [0.90, 0.95, 0.94, 0.93], 3),  # one image fewer than the best is kept, two are not
     (100, [0.90, 0.95, 0.94, 0.96], 4),

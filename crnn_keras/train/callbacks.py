@@ -199,10 +199,13 @@ class ResumePoint(keras.callbacks.Callback):
 
 
 class EarlyStop(keras.callbacks.Callback):
-    """Stops when `patience` epochs have passed since the kept one, once `min_epochs` are done.
+    """Stops when `patience` epochs have passed since the kept one or `min_epochs`, the later.
 
     The learning rate follows a cosine over all epochs: on small real sets, validation accuracy
     swings while it is high, and runs stopped half-way read worse than runs that let it decay.
+    Patience counts from `min_epochs` even when the kept epoch is older, so a lucky early peak
+    on a small validation set cannot end the run before the low-rate end has had `patience`
+    epochs to come near it (bench/NOTES.md, session 13).
     """
 
     def __init__(self, best: BestReader, patience: int, min_epochs: int = 0):
@@ -210,6 +213,6 @@ class EarlyStop(keras.callbacks.Callback):
         self.best, self.patience, self.min_epochs = best, patience, min_epochs
 
     def on_epoch_end(self, epoch, logs=None):
-        if epoch + 1 >= self.min_epochs and epoch + 1 - self.best.best_epoch >= self.patience:
+        if epoch + 1 - max(self.best.best_epoch, self.min_epochs) >= self.patience:
             log.info("no better validation for %d epochs: stopping early", self.patience)
             self.model.stop_training = True
