@@ -214,5 +214,5 @@ class EarlyStop(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         if epoch + 1 - max(self.best.best_epoch, self.min_epochs) >= self.patience:
-            log.info("no better validation for %d epochs: stopping early", self.patience)
+            log.info("no epoch kept since epoch %d: stopping early", self.best.best_epoch)
             self.model.stop_training = True
