@@ -2,6 +2,7 @@
 
     python bench/selection.py --style captcha_mixedcase --seeds 0 1   # train: one row per run
     python bench/selection.py --report                                # score the rules on the rows
+    python bench/selection.py --style receita_br --name wide --model '{"block_widths": [32, 64, 96, 128]}'
 
 Each run trains the default recipe through the whole schedule (no early stop) and, after every
 epoch, reads a *check set* that neither training nor validation sees: for a generated style
@@ -9,7 +10,9 @@ the train split of its seed-1 build (1,200 images), for a real style a fifth of 
 (taken out of training; every fifth file in name order). The rows (`--out`, JSON lines) hold
 each epoch's validation accuracy, loss and CER and the check set's accuracy, so any rule that
 looks only at validation (which epoch to keep, when to stop) can be replayed on them and
-judged by the check set's accuracy at the epoch it keeps. Test splits are not read.
+judged by the check set's accuracy at the epoch it keeps. Test splits are not read. With
+`--model` / `--train` (JSON: ModelConfig / TrainConfig fields to change) and `--name`, a row is a
+variant's, and `--report` compares each variant with the default on the same styles and seeds.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "bench", "results", "selection.jsonl")
 CHECK_EVERY = 5  # real styles: every fifth training file is kept for the check set
+DEFAULT_NAME = "default"
 
 
 def split_folder(train_dir: str, work: str) -> tuple[str, str]:
@@ -92,12 +96,15 @@ def train_runs(args) -> None:
         train_dir, check_dir, regex, ignore_case = style_folders(args.style, work)
         out = os.path.join(work, "run")
         cfg = TrainConfig(data=train_dir, out=out, seed=seed, epochs=args.epochs, patience=args.epochs,
-                          label_regex=regex, ignore_case=ignore_case)
+                          label_regex=regex, ignore_case=ignore_case, **json.loads(args.train))
+        model = ModelConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(args.model).items()})
         log = epoch_log()
-        result = train(cfg, ModelConfig(), extra_callbacks=[check_callback(check_dir, regex, ignore_case, out), log])
+        result = train(cfg, model, extra_callbacks=[check_callback(check_dir, regex, ignore_case, out), log])
         row = {"date": datetime.date.today().isoformat(), "style": args.style, "seed": seed,
                "train_seconds": result["seconds"], "val_images": RunFolder(out).read_info().val_images,
                "epochs": log.rows}
+        if args.name != DEFAULT_NAME:
+            row.update(variant=args.name, model=json.loads(args.model), train=json.loads(args.train))
         print(json.dumps({k: v for k, v in row.items() if k != "epochs"}), flush=True)
         with open(args.out, "a", encoding="utf-8") as f:
             f.write(json.dumps(row) + "\n")
@@ -128,6 +135,9 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--epochs", type=int, default=60, help="the schedule's length (the default recipe's)")
     parser.add_argument("--out", default=RESULTS)
+    parser.add_argument("--name", default=DEFAULT_NAME, help="what to call a variant's rows")
+    parser.add_argument("--model", default="{}", help="JSON: ModelConfig fields to change")
+    parser.add_argument("--train", default="{}", help="JSON: TrainConfig fields to change")
     parser.add_argument("--report", action="store_true", help="score the rules on --out's rows")
     args = parser.parse_args()
     if args.report:

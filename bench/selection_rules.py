@@ -95,14 +95,54 @@ def score_rules(rows: Sequence[dict]) -> list[dict]:
     return results
 
 
+# what the default recipe does now: patience counted from two thirds, the latest epoch near the best
+CURRENT_STOP, CURRENT_KEEP = "early stop (15 counted from 40)", "latest within 1 validation image of the best"
+
+
+def run_summary(row: dict) -> dict:
+    """The current rule's kept epoch and its check accuracy, the last ten epochs' mean, the best."""
+    patience, min_epochs, from_min = STOPS[CURRENT_STOP]
+    row["epochs"][0]["val_images"] = val_images(row)
+    kept = kept_epoch(row["epochs"], KEEP[CURRENT_KEEP], patience, min_epochs, from_min)
+    checks = [e["check_accuracy"] for e in row["epochs"]]
+    return {"kept": kept, "check": checks[kept - 1], "last10": statistics.fmean(checks[-10:]), "best": max(checks)}
+
+
+def compare_variants(rows: Sequence[dict]) -> list[dict]:
+    """Each variant's run beside the default's run of the same style and seed (check accuracy)."""
+    defaults = {(r["style"], r["seed"]): r for r in rows if "variant" not in r}
+    out = []
+    for row in rows:
+        base = defaults.get((row["style"], row["seed"]))
+        if "variant" in row and base is not None:
+            out.append({"variant": row["variant"], "style": row["style"], "seed": row["seed"],
+                        "default": run_summary(base), "variant_run": run_summary(row),
+                        "seconds": (base.get("train_seconds"), row.get("train_seconds"))})
+    return out
+
+
+def variants_table(rows: Sequence[dict]) -> str:
+    lines = ["| variant | run | kept epoch's check: default → variant | last 10 epochs | best epoch | "
+             "train seconds |", "|---|---|---|---|---|---|"]
+    for c in compare_variants(rows):
+        d, v = c["default"], c["variant_run"]
+        lines.append(f"| {c['variant']} | {c['style']} s{c['seed']} | {d['check']:.3f} ({d['kept']}) → "
+                     f"{v['check']:.3f} ({v['kept']}) | {d['last10']:.3f} → {v['last10']:.3f} | "
+                     f"{d['best']:.3f} → {v['best']:.3f} | {c['seconds'][0]:.0f} → {c['seconds'][1]:.0f} |")
+    return "\n".join(lines)
+
+
 def report(path: str) -> str:
-    """A Markdown table of every rule over the runs in `path` (JSON lines)."""
+    """Markdown: every rule over the default recipe's runs in `path` (JSON lines), then the variants."""
     with open(path, encoding="utf-8") as f:
-        rows = [json.loads(line) for line in f if line.strip()]
+        everything = [json.loads(line) for line in f if line.strip()]
+    rows = [r for r in everything if "variant" not in r]
     runs = [f"{r['style']} s{r['seed']}" for r in rows]
     lines = ["| stop | keep | mean check accuracy | " + " | ".join(runs) + " |",
              "|---|---|---|" + "---|" * len(runs)]
     for r in score_rules(rows):
         cells = [f"{c:.3f}" + (f" ({e})" if r["kept"] else "") for c, e in zip(r["check"], r["kept"] or r["check"])]
         lines.append(f"| {r['stop']} | {r['keep']} | {r['mean']:.4f} | " + " | ".join(cells) + " |")
+    if len(rows) < len(everything):
+        lines += ["", "Variants (check accuracy; the current rule keeps the epoch):", "", variants_table(everything)]
     return "\n".join(lines)

@@ -104,3 +104,22 @@ def test_selection_rules_replay_early_stopping_as_training_would():
     results = score_rules([{"epochs": curve}])
     assert results[-1]["check"] == [0.97]  # the bound: the best check epoch
     assert all(r["mean"] <= 0.97 for r in results)
+
+
+def test_selection_report_puts_a_variant_beside_the_default_run_of_its_style_and_seed(tmp_path):
+    import json
+
+    from bench.selection_rules import compare_variants, report
+
+    def run(checks, **extra):
+        epochs = [{"val_accuracy": c, "val_loss": 1 - c, "val_cer": 0.0, "check_accuracy": c} for c in checks]
+        return {"style": "s", "seed": 0, "val_images": 100, "train_seconds": 10.0, "epochs": epochs, **extra}
+
+    rows = [run([0.5, 0.8, 0.9]), run([0.6, 0.9, 0.95], variant="wide"), run([0.1], variant="orphan", seed=1)]
+    [c] = compare_variants(rows)  # the orphan has no default run of its seed
+    assert c["variant"] == "wide" and c["default"]["check"] == 0.9 and c["variant_run"]["check"] == 0.95
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    text = report(str(path))
+    assert "| wide | s s0 | 0.900 (3) → 0.950 (3) |" in text
+    assert "orphan" not in text.split("Variants")[0]  # the rules are scored on default runs only
