@@ -5,7 +5,8 @@
 Speed does not depend on the weights, so this compares shapes without training them: the
 default as training builds it for 4–6-character labels (`fit_labels(5)`: 40 time steps) and
 under 2,000 training images, with batch norm folded as a finished run saves it and unfolded as
-during training; the wider last blocks of 2,000 images or more (all sets in version 0.3.2);
+during training; the narrower model such sets got in versions 0.3.3–0.3.8; the 430 k model of
+2,000 images or more (all sets in version 0.3.2);
 version 0.2's 20 time steps; and the Keras example. Each reads
 1,024 random images per round with `predict` on batches of 64, taking turns (bench/throughput.py);
 the figure is each model's best round. Writes bench/results/variants-<date>-<host>.json and .md.
@@ -36,7 +37,7 @@ def main() -> int:
     from crnn_keras.contract import Vocabulary
     from crnn_keras.data.pipeline import image_batches
     from crnn_keras.model.backbone import build_backbone, fold_batch_norm
-    from crnn_keras.model.config import SMALL_SET, ModelConfig, default_block_widths
+    from crnn_keras.model.config import SMALL_SET, ModelConfig, default_widths
     from crnn_keras.model.heads import build_reader
 
     vocabulary = Vocabulary(tuple("abcdefghijklmnopqrs"))  # 19 characters, as in captcha_images_v2
@@ -47,13 +48,16 @@ def main() -> int:
         return (fold_batch_norm(model, cfg) if folded else model), cfg
 
     default = ModelConfig().fit_labels(5).fit_data(1500)
-    wide_blocks = default_block_widths(SMALL_SET)  # also every set's in versions 0.2 to 0.3.2
+    large_blocks, large_units = default_widths(SMALL_SET)  # blocks also every set's in versions 0.2 to 0.3.2
     backbones = {
         "default (64x160, 40 time steps, under 2,000 images), batch norm folded": backbone(default, folded=True),
         "default, batch norm not folded": backbone(default, folded=False),
-        "2,000 images or more; 0.3.2 (blocks 16-32-64-96), folded": backbone(
-            dataclasses.replace(default, block_widths=wide_blocks), folded=True),
-        "0.2 (20 time steps), folded": backbone(ModelConfig(block_widths=wide_blocks), folded=True),
+        "under 2,000 images in 0.3.3–0.3.8 (blocks 16-32-48-64, GRU 96), folded": backbone(
+            dataclasses.replace(default, block_widths=(16, 32, 48, 64), rnn_units=96), folded=True),
+        "2,000 images or more; 0.3.2 (blocks 16-32-64-96, GRU 96), folded": backbone(
+            ModelConfig().fit_labels(5).fit_data(SMALL_SET), folded=True),
+        "0.2 (20 time steps), folded": backbone(ModelConfig(block_widths=large_blocks, rnn_units=large_units),
+                                                 folded=True),
         "Keras example (50x200)": (build_keras_example(classes), ModelConfig(height=HEIGHT, width=WIDTH)),
     }
     rng = np.random.default_rng(0)

@@ -81,7 +81,7 @@ def build_backbone(num_classes: int, config: ModelConfig = ModelConfig(), folded
         raise ValueError(f"feature map is {tuple(x.shape[1:3])}, expected (1, {config.time_steps})")
     x = layers.Reshape((config.time_steps, filters[-1]), name="to_sequence")(x)
     x = layers.Dropout(config.dropout, name="dropout")(x)
-    x = layers.Bidirectional(layers.GRU(config.rnn_units, return_sequences=True), name="bigru")(x)
+    x = layers.Bidirectional(layers.GRU(config.gru_units, return_sequences=True), name="bigru")(x)
     # float32 even under mixed precision: softmax and CTC need its range.
     dense = layers.Dense(num_classes, dtype="float32", name="logits")
     logits = dense(x)

@@ -47,8 +47,9 @@ class CRNNBuilder:
         if fitted.time_steps != config.time_steps:
             log.info("labels of up to %d characters: %d time steps instead of %d",
                      max_label_length, fitted.time_steps, config.time_steps)
-        if config.block_widths is None:
-            log.info("%d training images: blocks %s", train_images, "-".join(map(str, fitted.block_widths)))
+        if config.block_widths is None or config.rnn_units is None:
+            log.info("%d training images: blocks %s, GRU %d", train_images,
+                     "-".join(map(str, fitted.block_widths)), fitted.gru_units)
         fitted.validate()
         return fitted
 
