@@ -70,6 +70,21 @@ def test_widths_follow_the_training_set_size_unless_given():
     assert (default_batch_size(1999), default_batch_size(2000)) == (16, 32)
 
 
+def test_train_compact_builds_the_small_model_at_any_data_size(tmp_path):
+    import argparse
+
+    from crnn_keras.cli.common import UserError
+    from crnn_keras.cli.train import add_arguments, new_configs
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    _, model = new_configs(parser.parse_args(["--data", str(tmp_path), "--compact"]))
+    assert model.fit_data(100) == model.fit_data(50_000)
+    assert (model.fit_data(100).block_widths, model.fit_data(100).rnn_units) == ((16, 32, 48, 64), 96)
+    with pytest.raises(UserError, match="--compact"):  # the shape comes from the model started from
+        new_configs(parser.parse_args(["--data", str(tmp_path), "--compact", "--init-from", "m.keras"]))
+
+
 def test_model_config_validation_says_what_it_expected():
     with pytest.raises(ValueError, match="dropout: expected 0 ≤ dropout < 1, received 1.5"):
         dataclasses.replace(ModelConfig(), dropout=1.5).validate()

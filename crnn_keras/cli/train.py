@@ -10,7 +10,7 @@ import sys
 from crnn_keras.cli.common import UserError
 from crnn_keras.data import synthetic
 from crnn_keras.data.files import compile_label_regex
-from crnn_keras.model.config import ModelConfig
+from crnn_keras.model.config import COMPACT, ModelConfig
 from crnn_keras.run_folder import RunFolder
 from crnn_keras.train.config import TrainConfig
 
@@ -39,6 +39,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--width", type=int, default=m.width,
                    help="input width (time steps: 6 a character of the longest label, at least width / 8)")
     p.add_argument("--rgb", action="store_true", help="read colour (default: grayscale)")
+    p.add_argument("--compact", action="store_true",
+                   help="the small model (blocks 16-32-48-64, GRU 96): 2-3x faster predict and a third of the "
+                        "TFLite size, reading 0.01-0.04 less on hard captchas (default: chosen from the data size)")
     p.add_argument("--label-regex", help="label = first capture group of this regex on the file name (no extension)")
     p.add_argument("--ignore-case", action="store_true", help="fold labels to lower case")
     p.add_argument("--no-augment", action="store_true", help="train without random geometry and noise")
@@ -105,10 +108,11 @@ def resume_configs(args) -> tuple[TrainConfig, ModelConfig]:
 
 def new_configs(args) -> tuple[TrainConfig, ModelConfig]:
     """The run's options, checked before any data is generated or read."""
-    shaped = [flag for flag in given_options(args) if flag in ("--height", "--width", "--rgb")]
+    shaped = [flag for flag in given_options(args) if flag in ("--height", "--width", "--rgb", "--compact")]
     if args.init_from and shaped:
         raise UserError(f"--init-from takes the model's shape from {args.init_from}: drop {', '.join(shaped)}")
-    model = ModelConfig(height=args.height, width=args.width, channels=3 if args.rgb else 1)
+    model = ModelConfig(height=args.height, width=args.width, channels=3 if args.rgb else 1,
+                        **(COMPACT if args.compact else {}))
     model.check_input()
     compile_label_regex(args.label_regex)
     _check_sources(args)
