@@ -16,7 +16,7 @@ FRAMES_PER_CHARACTER = 6
 
 # Below this many training images a set is "small" (one user's labelling budget): the default
 # batch is 16 (crnn_keras.train.config) and the model is the wide one, whose epochs are short at
-# this size. On the dev suite's real styles it read 0.950 against 0.913 (receita_br) and 0.880
+# this size. On the dev suite's styles it read 0.950 against 0.913 (receita_br) and 0.887
 # against 0.869 (captcha_mixedcase) of check sets training never saw, where the 16-32-48-64 /
 # GRU 96 model of 0.3.3-0.3.8 read the same as 16-32-64-96 (bench/NOTES.md, sessions 8 and 14).
 # Larger sets keep the 430 k model, so that an epoch of 6,000 or more images stays affordable
