@@ -71,6 +71,18 @@ def test_pictures_of_a_run_are_drawn(tmp_path):
     assert os.path.getsize(tmp_path / "curves.png") > 5_000 and os.path.getsize(tmp_path / "p.png") > 5_000
 
 
+@pytest.mark.parametrize("title, heading", [(None, "validation readings: 1 misread of 3"),
+                                            ("test: 1 misread", "test: 1 misread")])
+def test_a_grid_is_headed_by_its_title_not_by_its_last_tile(tmp_path, monkeypatch, title, heading):
+    pyplot = plots._pyplot()
+    drawn = []
+    monkeypatch.setattr(pyplot, "close", lambda fig: drawn.append(fig._suptitle.get_text()))
+    images = np.zeros((3, 16, 64, 1), np.uint8)
+    plots.predictions(images, ["ab", "cd", "x"], ["ab", "cd", "ef"], [0.9, 0.8, 0.2], str(tmp_path / "p.png"),
+                      title=title)
+    assert drawn[0].startswith(heading)
+
+
 @pytest.mark.parametrize("column", ["elapsed_s", "epoch"])
 def test_history_keeps_its_columns(trained_run, column):
     header = open(os.path.join(trained_run["out"], "history.csv")).readline().strip().split(",")

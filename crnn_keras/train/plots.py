@@ -72,9 +72,9 @@ def predictions(images: np.ndarray, texts: Sequence[str], truths: Sequence[str],
         image = images[i]
         ax.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=255)
         ok = texts[i] == truths[i]
-        title = (f"read {texts[i]!r} ({confidences[i]:.2f})" if ok else
-                 f"✗ read {texts[i]!r} ({confidences[i]:.2f})\ntruth {truths[i]!r}")
-        ax.set_title(title, color="black" if ok else "red", fontsize=8)
+        caption = (f"read {texts[i]!r} ({confidences[i]:.2f})" if ok else
+                   f"✗ read {texts[i]!r} ({confidences[i]:.2f})\ntruth {truths[i]!r}")
+        ax.set_title(caption, color="black" if ok else "red", fontsize=8)
     fig.suptitle(title or f"validation readings: {sum(t != y for t, y in zip(texts, truths))} misread of "
                  f"{len(texts)} (up to {ERRORS_SHOWN} shown first, in red), then correct ones", fontsize=9)
     fig.tight_layout()
