@@ -5,7 +5,8 @@
 Speed does not depend on the weights, so this compares shapes without training them: the
 default as training builds it for 4–6-character labels (`fit_labels(5)`: 40 time steps) and
 under 2,000 training images, with batch norm folded as a finished run saves it and unfolded as
-during training; the narrower model such sets got in versions 0.3.3–0.3.8; the 430 k model of
+during training; 0.3.9's wider model and its blocks with a narrower GRU (`bench/NOTES.md`,
+session 15); the narrower model such sets got in versions 0.3.3–0.3.8; the 430 k model of
 2,000 images or more (all sets in version 0.3.2);
 version 0.2's 20 time steps; and the Keras example. Each reads
 1,024 random images per round with `predict` on batches of 64, taking turns (bench/throughput.py);
@@ -52,6 +53,10 @@ def main() -> int:
     backbones = {
         "default (64x160, 40 time steps, under 2,000 images), batch norm folded": backbone(default, folded=True),
         "default, batch norm not folded": backbone(default, folded=False),
+        "under 2,000 images in 0.3.9 (blocks 32-64-96-128, GRU 128), folded": backbone(
+            dataclasses.replace(default, block_widths=(32, 64, 96, 128), rnn_units=128), folded=True),
+        "blocks 32-64-96-128, GRU 96, folded": backbone(
+            dataclasses.replace(default, block_widths=(32, 64, 96, 128), rnn_units=96), folded=True),
         "under 2,000 images in 0.3.3–0.3.8 (blocks 16-32-48-64, GRU 96), folded": backbone(
             dataclasses.replace(default, block_widths=(16, 32, 48, 64), rnn_units=96), folded=True),
         "2,000 images or more; 0.3.2 (blocks 16-32-64-96, GRU 96), folded": backbone(

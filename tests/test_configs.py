@@ -58,12 +58,12 @@ def test_model_config_migrates_a_missing_stem_stride_and_refuses_unknown_keys(ca
 
 def test_widths_follow_the_training_set_size_unless_given():
     small, large = ModelConfig().fit_data(1999), ModelConfig().fit_data(2000)
-    assert (small.block_widths, small.rnn_units) == ((32, 64, 96, 128), 128)
+    assert (small.block_widths, small.rnn_units) == ((24, 48, 72, 96), 96)
     assert (large.block_widths, large.rnn_units) == ((16, 32, 64, 96), 96)
-    assert ModelConfig().block_filters() == [32, 64, 96, 128]  # built before the data is known
-    assert ModelConfig().gru_units == 128
+    assert ModelConfig().block_filters() == [24, 48, 72, 96]  # built before the data is known
+    assert ModelConfig().gru_units == 96
     assert ModelConfig(block_widths=(8, 8)).fit_data(50_000).block_widths == (8, 8)
-    assert ModelConfig(rnn_units=8).fit_data(10) == ModelConfig(block_widths=(32, 64, 96, 128), rnn_units=8)
+    assert ModelConfig(rnn_units=8).fit_data(10) == ModelConfig(block_widths=(24, 48, 72, 96), rnn_units=8)
     assert ModelConfig.from_dict(large.to_dict()) == large and large.fit_data(10) == large
     assert TrainConfig(data="").batch_size is None  # the batch follows the same threshold
     from crnn_keras.train.config import default_batch_size

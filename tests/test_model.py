@@ -99,9 +99,9 @@ def test_training_fits_time_steps_to_the_labels_and_blocks_to_the_data_size():
     from crnn_keras.model.builder import CRNNBuilder
     small = CRNNBuilder().configure(ModelConfig(), max_label_length=5, train_images=936)
     large = CRNNBuilder().configure(ModelConfig(), max_label_length=5, train_images=6000)
-    assert (small.time_steps, small.block_widths, small.rnn_units) == (40, (32, 64, 96, 128), 128)
+    assert (small.time_steps, small.block_widths, small.rnn_units) == (40, (24, 48, 72, 96), 96)
     assert (large.time_steps, large.block_widths, large.rnn_units) == (40, (16, 32, 64, 96), 96)
-    assert build_backbone(5, small).get_layer("bigru").forward_layer.units == 128
+    assert build_backbone(5, small).get_layer("bigru").forward_layer.units == 96
 
 
 def test_without_a_strided_stem_the_blocks_may_keep_the_full_width():
