@@ -40,8 +40,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="input width (time steps: 6 a character of the longest label, at least width / 8)")
     p.add_argument("--rgb", action="store_true", help="read colour (default: grayscale)")
     p.add_argument("--compact", action="store_true",
-                   help="the small model (blocks 16-32-48-64, GRU 96): about 1.7x faster predict and about half "
-                        "the TFLite size, reading 0.02-0.03 less on hard captchas (default: chosen from the data size)")
+                   help="the small model (blocks 16-32-48-64, GRU 96): about 1.7x faster predict and two thirds "
+                        "of the int8 TFLite size, reading 0.02-0.03 less on hard captchas (default: chosen from the data size)")
     p.add_argument("--label-regex", help="label = first capture group of this regex on the file name (no extension)")
     p.add_argument("--ignore-case", action="store_true", help="fold labels to lower case")
     p.add_argument("--no-augment", action="store_true", help="train without random geometry and noise")
