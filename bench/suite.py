@@ -11,7 +11,8 @@ Styles: captcha_images_v2 (its fixed 936/104 split), the four real sets of ../sh
 ≥ 250 doubled-character test labels; built once into --cache). Each style's row is written as
 soon as it is done; a rerun skips styles already in the output file (resumable). Each row also
 holds the run's validation accuracy (`val_sequence_accuracy`): choose recipes by that; the test
-figures are for the final recipe and the previous default only.
+figures are for the final recipe and the previous default only. Misread grids are
+`…-misreads-<style>.png` for seed 0 and `…-misreads-<style>-seed<N>.png` for other seeds.
 """
 
 from __future__ import annotations
@@ -121,7 +122,8 @@ def main() -> int:
         if (style, args.seed) in done:
             print(f"== {style}: already in {path}", file=sys.stderr)
             continue
-        grid = None if args.quick else path.replace(".json", f"-misreads-{style}.png")
+        seed_tag = f"-seed{args.seed}" if args.seed else ""  # seed 0's grids keep their earlier names
+        grid = None if args.quick else path.replace(".json", f"-misreads-{style}{seed_tag}.png")
         row = run_style(style, args.shared, args.seed, args.quick, work, args.cache, grid)
         print(f"== {json.dumps({k: v for k, v in row.items() if k != 'misreads'})}", file=sys.stderr, flush=True)
         result["styles"].append(row)
