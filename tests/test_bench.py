@@ -123,3 +123,33 @@ def test_selection_report_puts_a_variant_beside_the_default_run_of_its_style_and
     text = report(str(path))
     assert "| wide | s s0 | 0.900 (3) → 0.950 (3) |" in text
     assert "orphan" not in text.split("Variants")[0]  # the rules are scored on default runs only
+
+
+def test_forced_alignment_places_each_character_and_keeps_a_doubled_one_apart():
+    import numpy as np
+
+    from bench.splice import cut_columns, forced_alignment
+
+    path = [0, 1, 1, 0, 0, 2, 0, 2, 0, 3, 0, 0]  # the best path reads [1, 2, 2, 3]
+    log_probs = np.full((len(path), 4), np.log(0.01))
+    log_probs[np.arange(len(path)), path] = np.log(0.97)
+    spans = forced_alignment(log_probs, [1, 2, 2, 3])
+    assert spans == [(1, 2), (5, 5), (7, 7), (9, 9)]
+    assert cut_columns(spans, len(path), 120) == [40, 65, 85]
+    # A label the path does not spell still gets one span per character, in order.
+    forced = forced_alignment(log_probs, [1, 1, 2, 3])
+    assert len(forced) == 4 and all(a[1] < b[0] for a, b in zip(forced, forced[1:]))
+
+
+def test_splice_pair_joins_the_left_of_one_image_to_the_right_of_another(tmp_path):
+    from PIL import Image
+
+    from bench.splice import splice_pair
+
+    a, b = tmp_path / "ab_0.png", tmp_path / "cd_1.png"
+    Image.new("RGB", (40, 20), (255, 0, 0)).save(a)
+    Image.new("RGB", (60, 10), (0, 0, 255)).save(b)  # half the height: scaled to 20 first
+    image, label = splice_pair((str(a), "ab", [25]), (str(b), "cd", [30]), 1)
+    assert label == "ad"
+    assert image.size == (25 + 120 - 60, 20)
+    assert image.getpixel((0, 0)) == (255, 0, 0) and image.getpixel((image.size[0] - 1, 19)) == (0, 0, 255)
