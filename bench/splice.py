@@ -70,7 +70,7 @@ def align_folder(model_path: str, data: str, label_regex: str | None, ignore_cas
     import keras
     from PIL import Image
 
-    from crnn_keras.contract import Vocabulary
+    from crnn_keras.contract import Vocabulary, greedy_collapse
     from crnn_keras.data.files import list_samples
     from crnn_keras.data.images import load_images
     from crnn_keras.model.heads import find_backbone, find_decoder
@@ -86,9 +86,7 @@ def align_folder(model_path: str, data: str, label_regex: str | None, ignore_cas
     aligned = []
     for row, index in enumerate(kept):
         sample = samples[index]
-        best = log_probs[row].argmax(-1)
-        read = vocabulary.decode([int(c) for i, c in enumerate(best) if c and (i == 0 or c != best[i - 1])])
-        if read != sample.label:
+        if vocabulary.decode(greedy_collapse(log_probs[row:row + 1].argmax(-1))[0]) != sample.label:
             continue
         spans = forced_alignment(log_probs[row], vocabulary.encode(sample.label))
         file_width = Image.open(sample.path).size[0]
@@ -106,8 +104,9 @@ def splice_pair(first, second, k: int):
     (path_a, label_a, cuts_a), (path_b, label_b, cuts_b) = first, second
     a, b = open_image(path_a).convert("RGB"), open_image(path_b).convert("RGB")
     if b.size[1] != a.size[1]:
-        b = b.resize((round(b.size[0] * a.size[1] / b.size[1]), a.size[1]), Image.Resampling.BILINEAR)
-        cuts_b = [round(c * a.size[1] / open_image(path_b).size[1]) for c in cuts_b]
+        scale = a.size[1] / b.size[1]
+        b = b.resize((round(b.size[0] * scale), a.size[1]), Image.Resampling.BILINEAR)
+        cuts_b = [round(c * scale) for c in cuts_b]
     left, right = a.crop((0, 0, cuts_a[k - 1], a.size[1])), b.crop((cuts_b[k - 1], 0, b.size[0], a.size[1]))
     image = Image.new("RGB", (left.size[0] + right.size[0], a.size[1]))
     image.paste(left, (0, 0))
