@@ -22,10 +22,12 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from crnn_keras.contract import BLANK_INDEX  # noqa: E402
+
 NEG = -1e30
 
 
-def forced_alignment(log_probs: np.ndarray, label: list[int], blank: int = 0) -> list[tuple[int, int]]:
+def forced_alignment(log_probs: np.ndarray, label: list[int], blank: int = BLANK_INDEX) -> list[tuple[int, int]]:
     """The most likely CTC path that spells `label`: (first, last) time step of each character.
 
     log_probs: (T, K) log softmax. Viterbi over the 2L+1 states blank, c1, blank, c2, …, blank.
@@ -131,7 +133,7 @@ def write_spliced(aligned, out: str, count: int, seed: int) -> None:
 
 
 def draw_cuts(aligned, figure: str, shown: int = 12) -> None:
-    from PIL import ImageDraw
+    from PIL import Image, ImageDraw
 
     from crnn_keras.data.images import open_image
 
@@ -143,8 +145,6 @@ def draw_cuts(aligned, figure: str, shown: int = 12) -> None:
             draw.line([(c, 0), (c, image.size[1])], fill=(255, 0, 0), width=2)
         draw.text((2, 2), label, fill=(255, 0, 0))
         tiles.append(image)
-    from PIL import Image
-
     width = max(t.size[0] for t in tiles)
     sheet = Image.new("RGB", (width, sum(t.size[1] for t in tiles)), "white")
     y = 0
