@@ -70,7 +70,7 @@ def measure(folder: str, steps: int) -> dict:
     baseline = rss_mb()
     phase[0] = "load"
     cfg = ModelConfig()
-    data, problems = load_folder(folder, cfg.height, cfg.width, cfg.channels, label_regex=r"^(.+)_\d+$")
+    data, problems = load_folder(folder, cfg.height, cfg.width, cfg.input_channels, label_regex=r"^(.+)_\d+$")
     after_load = rss_mb()
     vocabulary = Vocabulary.from_labels(data.labels)
     phase[0] = "train"
@@ -90,7 +90,7 @@ def measure(folder: str, steps: int) -> dict:
     stop.set()
     return {
         "images": len(data),
-        "input": f"{cfg.height}x{cfg.width}x{cfg.channels}",
+        "input": f"{cfg.height}x{cfg.width}x{cfg.input_channels}",
         "skipped": len(problems),
         "array_mb": round(data.images.nbytes / 2**20, 1),
         "rss_mb_at_start": round(baseline, 1),

@@ -85,7 +85,8 @@ def run_style(style: str, shared: str, seed: int, quick: bool, work: str, cache:
                       ignore_case=ignore_case, **({"epochs": 2} if quick else {}))
     result = train(cfg)
     samples, _ = list_samples(test_dir, regex, ignore_case)
-    readings = Reader(result["model"]).read([s.path for s in samples])
+    reader = Reader(result["model"])
+    readings = reader.read([s.path for s in samples])
     texts = [r.text.lower() if ignore_case else r.text for r in readings]
     truths = [s.label for s in samples]
     if grid:
@@ -98,7 +99,7 @@ def run_style(style: str, shared: str, seed: int, quick: bool, work: str, cache:
             "doubled_count": len(doubled), "count": test["count"], "train_seconds": result["seconds"],
             "epochs": result["epochs_run"], "best_epoch": result["best_epoch"],
             "val_sequence_accuracy": result["val_sequence_accuracy"], "val_count": result["val_count"],
-            "misreads": [[y, t] for t, y in zip(texts, truths) if t != y][:40]}
+            "channels": reader.channels, "misreads": [[y, t] for t, y in zip(texts, truths) if t != y][:40]}
 
 
 def main() -> int:

@@ -31,6 +31,15 @@ def text_image(text: str, size=(96, 32), mode: str = "L", jitter: int = 0, seed:
     return image.convert(mode)
 
 
+def coloured_text(label: str, seed: int = 0) -> Image.Image:
+    """Dark text on white crossed by a red and a blue line, as coloured captchas draw them."""
+    image = text_image(label, seed=seed, mode="RGB")
+    draw = ImageDraw.Draw(image)
+    draw.line((0, 8, 96, 24), fill=(220, 30, 30), width=3)
+    draw.line((0, 26, 96, 4), fill=(30, 30, 220), width=3)
+    return image
+
+
 def make_folder(folder, labels, ext: str = ".png", **kwargs) -> list[str]:
     os.makedirs(folder, exist_ok=True)
     paths = []

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import text_image
+from conftest import coloured_text, text_image
 from crnn_keras.data.images import ImageError, load_image, load_images, open_image
 
 
@@ -135,3 +135,31 @@ def test_arrays_and_pil_images():
         assert ink_on_white(load_image(source, 32, 96, 1))
     with pytest.raises(ImageError, match="shape"):
         load_image(np.zeros((2, 3, 4, 5)), 32, 96, 1)
+
+
+def test_coloured_share_counts_pixels_whose_channels_differ():
+    from crnn_keras.data.images import coloured_share
+
+    assert coloured_share(text_image("ab12")) == 0.0
+    assert coloured_share(text_image("ab12", mode="RGB")) == 0.0
+    assert 0.02 < coloured_share(coloured_text("ab12")) < 0.5
+    half = np.full((4, 4, 3), 255, np.uint8)
+    half[:2] = (255, 200, 255)  # a tint of 55 counts, one of 20 would not
+    half[2, :] = (255, 235, 255)
+    assert coloured_share(Image.fromarray(half)) == 0.5
+
+
+def test_channels_for_reads_colour_only_from_coloured_folders(tmp_path):
+    from crnn_keras.data.images import channels_for
+
+    grey, colour = [], []
+    for i, label in enumerate(["ab12", "cd34", "a1b2", "dc43"]):
+        grey.append(str(tmp_path / f"{label}.jpg"))
+        text_image(label, seed=i, mode="RGB").save(grey[-1], quality=60)  # JPEG noise on grey is not colour
+        colour.append(str(tmp_path / f"{label}.png"))
+        coloured_text(label, seed=i).save(colour[-1])
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not an image")
+    assert channels_for(grey) == 1
+    assert channels_for(colour + [str(broken)]) == 3
+    assert channels_for([str(broken)]) == 1

@@ -28,7 +28,8 @@ def cli(capsys, *args):
 def test_the_config_is_read_back_from_a_backbone(config):
     assert config_of(build_backbone(5, config)) == ModelConfig(**{**config.__dict__,
                                                                   "block_widths": tuple(config.block_filters()),
-                                                                  "rnn_units": config.gru_units})
+                                                                  "rnn_units": config.gru_units,
+                                                                  "channels": config.input_channels})
 
 
 def test_a_warm_start_reads_like_the_source_and_grows_the_logits(trained_run, tiny_images):

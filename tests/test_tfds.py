@@ -6,7 +6,7 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import ROOT, make_folder, random_labels, run_cli, text_image
+from conftest import ROOT, coloured_text, make_folder, random_labels, run_cli, text_image
 from PIL import Image
 
 tfds = pytest.importorskip("tensorflow_datasets")
@@ -145,3 +145,17 @@ def test_beam_options_without_beam_is_one_line(source, tmp_path):
                    "--beam-options=--runner=DirectRunner")
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "--beam-options: Apache Beam is not installed" in done.stderr.strip().splitlines()[-1]
+
+
+def test_coloured_images_are_stored_in_colour_unless_grey_is_asked(tmp_path):
+    from crnn_keras.data.streamed import TfdsSource
+
+    folder = tmp_path / "coloured"
+    folder.mkdir()
+    for i, label in enumerate(random_labels(6, seed=7)):
+        coloured_text(label, seed=i).save(folder / f"{label}.png")
+    for channels, stored in ((None, 3), (1, 1)):
+        path = build_dataset(DatasetOptions(out=str(tmp_path / f"ds{stored}"), data=str(folder), channels=channels,
+                                            **SIZE))
+        assert tfds.builder_from_directory(path).info.features["image"].shape == (16, 64, stored)
+        assert TfdsSource(path).channels() == stored

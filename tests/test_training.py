@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import ROOT, random_labels, run_cli, text_image
+from conftest import ROOT, coloured_text, random_labels, run_cli, text_image
 from crnn_keras.cli import main
 from crnn_keras.runtime.reader import Reader, read_text
 
@@ -372,3 +372,21 @@ def test_saved_reader_has_batch_norm_folded_into_its_convolutions(trained_run):
     layers = backbone.layers
     assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in layers)
     assert all(layer.use_bias for layer in layers if isinstance(layer, keras.layers.Conv2D))
+
+
+def test_coloured_training_images_train_an_rgb_reader_unless_grey_is_asked(tmp_path, capsys):
+    folder = tmp_path / "coloured"
+    folder.mkdir()
+    for i, label in enumerate(random_labels(8, seed=3)):
+        coloured_text(label, seed=i).save(folder / f"{label}.png")
+    shape = ["--height", "16", "--width", "64", "--batch-size", "4", "--epochs", "1"]
+    for flags, channels in (([], 3), (["--grey"], 1)):
+        out = tmp_path / f"run{channels}"
+        status, _, err = cli(capsys, "train", "--data", folder, "--out", out, *shape, *flags)
+        assert status == 0, err
+        assert json.load(open(out / "run.json"))["model"]["channels"] == channels
+        assert Reader(str(out / "model.keras")).channels == channels
+        status, stdout, err = cli(capsys, "predict", "--model", out / "model.keras", folder)
+        assert status == 0 and len(stdout.splitlines()) == 8, err
+    done = run_cli("-m", "crnn_keras", "train", "--data", str(folder), "--rgb", "--grey")
+    assert done.returncode == 2 and "not allowed with argument" in done.stderr

@@ -1,4 +1,4 @@
-"""What every command shares: one-line errors and exit statuses."""
+"""What every command shares: one-line errors, exit statuses and the colour options."""
 
 from __future__ import annotations
 
@@ -30,3 +30,16 @@ def run_command(command, args) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def add_colour_arguments(parser) -> None:
+    """--rgb / --grey: the images' channels, chosen from the training images when neither is given."""
+    colour = parser.add_mutually_exclusive_group()
+    colour.add_argument("--rgb", action="store_true", help="read colour (default: colour when at least 1%% of the "
+                        "pixels of 64 sampled training images are coloured, else grey)")
+    colour.add_argument("--grey", action="store_true", help="read grey, even from coloured images")
+
+
+def colour_channels(args) -> int | None:
+    """3 for --rgb, 1 for --grey, None (from the data) for neither."""
+    return 3 if args.rgb else 1 if args.grey else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from crnn_keras.cli.common import add_colour_arguments, colour_channels
 from crnn_keras.model.config import ModelConfig
 
 
@@ -28,7 +29,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     build.add_argument("--test-data", help="a folder for a test split (`evaluate --tfds DATA_DIR --split test`)")
     build.add_argument("--height", type=int, default=m.height, help="the model input height the images are stored at")
     build.add_argument("--width", type=int, default=m.width, help="the model input width the images are stored at")
-    build.add_argument("--rgb", action="store_true", help="store colour (default: grayscale)")
+    add_colour_arguments(build)
     build.add_argument("--seed", type=int, default=0, help="seeds the validation split")
     build.add_argument("--shard-size-mb", type=int, default=64, help="most megabytes a shard holds (at least 16 shards)")
     build.add_argument("--overwrite", action="store_true", help="replace a dataset already in DATA_DIR")
@@ -45,7 +46,7 @@ def run(args) -> int:
     options = DatasetOptions(out=args.out, data=args.data, labels=args.labels, val_data=args.val_data,
                              test_data=args.test_data,
                              val_split=args.val_split, label_regex=args.label_regex, ignore_case=args.ignore_case,
-                             height=args.height, width=args.width, channels=3 if args.rgb else 1, seed=args.seed,
+                             height=args.height, width=args.width, channels=colour_channels(args), seed=args.seed,
                              shard_size_mb=args.shard_size_mb, beam_options=args.beam_options)
     ModelConfig(height=options.height, width=options.width, channels=options.channels).check_input()
     tfds.disable_progress_bar()

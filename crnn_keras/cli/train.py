@@ -7,7 +7,7 @@ import os
 import shlex
 import sys
 
-from crnn_keras.cli.common import UserError
+from crnn_keras.cli.common import UserError, add_colour_arguments, colour_channels
 from crnn_keras.data import synthetic
 from crnn_keras.data.files import compile_label_regex
 from crnn_keras.model.config import COMPACT, ModelConfig
@@ -38,7 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--height", type=int, default=m.height, help="input height: 8, 16, 32, 64, …")
     p.add_argument("--width", type=int, default=m.width,
                    help="input width (time steps: 6 a character of the longest label, at least width / 8)")
-    p.add_argument("--rgb", action="store_true", help="read colour (default: grayscale)")
+    add_colour_arguments(p)
     p.add_argument("--compact", action="store_true",
                    help="the small model (blocks 16-32-48-64, GRU 96): about 1.7x faster predict and two thirds "
                         "of the int8 TFLite size, reading 0.02-0.03 less on hard captchas (default: chosen from the data size)")
@@ -108,10 +108,10 @@ def resume_configs(args) -> tuple[TrainConfig, ModelConfig]:
 
 def new_configs(args) -> tuple[TrainConfig, ModelConfig]:
     """The run's options, checked before any data is generated or read."""
-    shaped = [flag for flag in given_options(args) if flag in ("--height", "--width", "--rgb", "--compact")]
+    shaped = [flag for flag in given_options(args) if flag in ("--height", "--width", "--rgb", "--grey", "--compact")]
     if args.init_from and shaped:
         raise UserError(f"--init-from takes the model's shape from {args.init_from}: drop {', '.join(shaped)}")
-    model = ModelConfig(height=args.height, width=args.width, channels=3 if args.rgb else 1,
+    model = ModelConfig(height=args.height, width=args.width, channels=colour_channels(args),
                         **(COMPACT if args.compact else {}))
     model.check_input()
     compile_label_regex(args.label_regex)

@@ -57,6 +57,10 @@ class GeneratedSource:
         return {"synthetic captchas": [["per epoch", self.per_epoch], ["validation", self.val_count],
                                        ["alphabet", self.alphabet], ["lengths", f"{self.min_length}-{self.max_length}"]]}
 
+    def channels(self) -> int:
+        """1: the synthetic captchas are drawn in grey."""
+        return 1
+
     def load(self, height: int, width: int, channels: int) -> GeneratedData:
         """Draws the validation set now; training images are drawn while training."""
         pairs = itertools.islice(self.draw(self.seed + VAL_SEED_OFFSET, height, width), self.val_count)

@@ -16,6 +16,7 @@ import numpy as np
 
 from crnn_keras.contract import Vocabulary
 from crnn_keras.data.files import list_image_files, printable_path
+from crnn_keras.data.images import channels_for
 from crnn_keras.data.labelled import LabelledImages, load_folder, load_samples, report_problems, split
 from crnn_keras.data.manifest import list_labelled, read_manifest
 from crnn_keras.data.pipeline import check_labels_fit, make_dataset, replica_batches
@@ -101,6 +102,11 @@ class FolderSource:
         if self.val_data:
             index["validation data"] = _file_index(self.val_data)
         return index
+
+    def channels(self) -> int:
+        """3 when the training images are coloured, else 1 (`images.channels_for`)."""
+        samples, _ = list_labelled(self.data, self.labels, self.label_regex, self.ignore_case)
+        return channels_for([s.path for s in samples])
 
     def load(self, height: int, width: int, channels: int) -> TrainingData:
         """Decodes the images at the model's input size; one `skipped:` line per bad file."""

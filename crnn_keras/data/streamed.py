@@ -179,6 +179,10 @@ class TfdsSource:
         return {"TFDS dataset": [["version", str(builder.version)]] +
                 [[f"{name} examples", split.num_examples] for name, split in sorted(builder.info.splits.items())]}
 
+    def channels(self) -> int:
+        """The channels the dataset's images were stored with."""
+        return int(self.builder().info.features["image"].shape[-1])
+
     def load(self, height: int, width: int, channels: int) -> StreamedData:
         builder = self.builder()
         summary = read_summary(builder.data_dir)

@@ -26,7 +26,7 @@ import tensorflow_datasets as tfds
 from tensorflow_datasets.core.utils import shard_utils
 
 from crnn_keras.data.files import Problem, Sample, list_samples, printable_path
-from crnn_keras.data.images import ImageError, load_image
+from crnn_keras.data.images import ImageError, channels_for, load_image
 from crnn_keras.data.labelled import report_problems
 from crnn_keras.data.manifest import list_labelled
 
@@ -48,7 +48,7 @@ class DatasetOptions:
     ignore_case: bool = False
     height: int = 64
     width: int = 160
-    channels: int = 1
+    channels: int | None = None  # None: from the training images (`images.channels_for`)
     seed: int = 0
     shard_size_mb: int = 64
     beam_options: str | None = None
@@ -185,8 +185,9 @@ def build_dataset(options: DatasetOptions, overwrite: bool = False) -> str:
         ValueError: the folder already holds this dataset (unless `overwrite`), or bad options.
     """
     splits, problems = list_split_samples(options)
+    channels = options.channels or channels_for([sample.path for sample in splits["train"]])
     config = CaptchaConfig(name="default", label_regex=options.label_regex, ignore_case=options.ignore_case,
-                           height=options.height, width=options.width, channels=options.channels)
+                           height=options.height, width=options.width, channels=channels)
     beam_options = parse_beam_options(options.beam_options) if options.beam_options else None
     builder = CrnnCaptchas(splits=splits, config=config, data_dir=options.out, beam=beam_options is not None)
     prepare(builder, shard_count(splits["train"], config, options.shard_size_mb), overwrite, beam_options)

@@ -63,7 +63,7 @@ def build_backbone(num_classes: int, config: ModelConfig = ModelConfig(), folded
     probability of the blank and the rest spread over the characters (`blank_prior_bias`).
     """
     config.validate()
-    image = keras.Input((config.height, config.width, config.channels), dtype="uint8", name="image")
+    image = keras.Input((config.height, config.width, config.input_channels), dtype="uint8", name="image")
     x = layers.Rescaling(1.0 / 255.0, name="rescale")(image)
     filters = config.block_filters()
     x = _conv_bn(x, filters[0], 3, config.stem_stride, name="stem_conv", folded=folded)

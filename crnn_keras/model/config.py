@@ -50,7 +50,8 @@ class ModelConfig:
     Attributes:
         height: input height; a power of two ≥ 8 so the blocks reach height 2.
         width: input width; a multiple of 2**width_halvings.
-        channels: 1 (grayscale) or 3 (RGB).
+        channels: 1 (grayscale) or 3 (RGB). None: chosen from the training images (`train`
+            reads colour when they are coloured, `images.channels_for`); built before that, 1.
         stem_stride: 2 halves height and width in the stem, so no layer runs at
             the full input size (the costliest part of predict); 1 keeps them.
         block_widths: filters of the last four BasicBlocks; for a taller input
@@ -71,7 +72,7 @@ class ModelConfig:
 
     height: int = 64
     width: int = 160
-    channels: int = 1
+    channels: int | None = None
     stem_stride: int = 2
     block_widths: tuple[int, ...] | None = None
     width_halvings: int = 3
@@ -82,6 +83,11 @@ class ModelConfig:
     def gru_units(self) -> int:
         """The GRU units per direction the model is built with."""
         return SMALL_SET_RNN_UNITS if self.rnn_units is None else self.rnn_units
+
+    @property
+    def input_channels(self) -> int:
+        """The channels the model is built with."""
+        return 1 if self.channels is None else self.channels
 
     @property
     def time_steps(self) -> int:
@@ -106,8 +112,9 @@ class ModelConfig:
                 f"height: expected a power of two ≥ 8 (8, 16, 32, 64, …) so that halving blocks reach "
                 f"height 2 for the final 2x5 convolution, received {self.height}"
             )
-        if self.channels not in (1, 3):
-            raise ValueError(f"channels: expected 1 (grayscale) or 3 (RGB), received {self.channels}")
+        if self.channels not in (None, 1, 3):
+            raise ValueError(f"channels: expected 1 (grayscale), 3 (RGB) or None (from the data), "
+                             f"received {self.channels}")
         if self.stem_stride not in (1, 2):
             raise ValueError(f"stem_stride: expected 1 or 2, received {self.stem_stride}")
         widths = SMALL_SET_BLOCK_WIDTHS if self.block_widths is None else self.block_widths

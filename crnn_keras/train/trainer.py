@@ -88,7 +88,7 @@ def prepare(cfg: TrainConfig, model: ModelConfig, source: FolderSource) -> tuple
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
-    data = source.load(model.height, model.width, model.channels)
+    data = source.load(model.height, model.width, model.input_channels)
     if cfg.batch_size is None:
         cfg = dataclasses.replace(cfg, batch_size=default_batch_size(len(data.train)))
     return data, cfg
@@ -250,6 +250,8 @@ def train(cfg: TrainConfig, model: ModelConfig = ModelConfig(), *, resume: bool 
     it); the folder is locked while training. `extra_callbacks` run after ours each epoch, so
     their logs hold val_accuracy and val_cer. Early stopping waits for `early_stop_after` of
     the epochs.
+    A model of `channels=None` reads colour when the training images are coloured
+    (`data.images.channels_for`), grey otherwise.
 
     Raises:
         FileNotFoundError, ValueError: bad data or options (one-line messages).
@@ -268,6 +270,8 @@ def train(cfg: TrainConfig, model: ModelConfig = ModelConfig(), *, resume: bool 
         _refuse_a_run(folder, overwrite)
     started = time.time()
     data_source = data_source or data_source_of(cfg)
+    if not resume and model.channels is None:
+        model = dataclasses.replace(model, channels=data_source.channels())
     data, cfg = prepare(cfg, model, data_source)  # the slow part, before anything is written
     distribute.check_batch(cfg.batch_size, strategy)
     existed = os.path.isdir(folder.path)
