@@ -2,6 +2,7 @@
 
 import csv
 import json
+import logging
 import math
 import os
 import shutil
@@ -374,7 +375,7 @@ def test_saved_reader_has_batch_norm_folded_into_its_convolutions(trained_run):
     assert all(layer.use_bias for layer in layers if isinstance(layer, keras.layers.Conv2D))
 
 
-def test_coloured_training_images_train_an_rgb_reader_unless_grey_is_asked(tmp_path, capsys):
+def test_coloured_training_images_train_an_rgb_reader_unless_grey_is_asked(tmp_path, capsys, caplog):
     folder = tmp_path / "coloured"
     folder.mkdir()
     for i, label in enumerate(random_labels(8, seed=3)):
@@ -382,8 +383,11 @@ def test_coloured_training_images_train_an_rgb_reader_unless_grey_is_asked(tmp_p
     shape = ["--height", "16", "--width", "64", "--batch-size", "4", "--epochs", "1"]
     for flags, channels in (([], 3), (["--grey"], 1)):
         out = tmp_path / f"run{channels}"
-        status, _, err = cli(capsys, "train", "--data", folder, "--out", out, *shape, *flags)
+        caplog.clear()
+        with caplog.at_level(logging.INFO):
+            status, _, err = cli(capsys, "train", "--data", folder, "--out", out, *shape, *flags)
         assert status == 0, err
+        assert ("input: colour (RGB), chosen from the training images" in caplog.text) == (not flags)
         assert json.load(open(out / "run.json"))["model"]["channels"] == channels
         assert Reader(str(out / "model.keras")).channels == channels
         status, stdout, err = cli(capsys, "predict", "--model", out / "model.keras", folder)

@@ -221,7 +221,7 @@ def channels_for(paths: Sequence[str], sample: int = 64) -> int:
     """3 when the images at `paths` are coloured (mean `coloured_share` of an evenly spread sample
     of `sample` readable ones ≥ COLOUR_SHARE), else 1. Colour that tells the text from the
     crossing lines is lost in grey: on a style that draws them in different colours, colour input
-    read 0.993 where grey read 0.983 (bench/NOTES.md)."""
+    read 0.983-0.993 where grey read 0.967-0.983 (two seeds, bench/NOTES.md)."""
     step = max(1, len(paths) // sample)
     shares = []
     for path in list(paths)[::step][:sample]:

@@ -271,7 +271,7 @@ def train(cfg: TrainConfig, model: ModelConfig = ModelConfig(), *, resume: bool 
     started = time.time()
     data_source = data_source or data_source_of(cfg)
     if not resume and model.channels is None:
-        model = dataclasses.replace(model, channels=data_source.channels())
+        model = with_channels_of(model, data_source)
     data, cfg = prepare(cfg, model, data_source)  # the slow part, before anything is written
     distribute.check_batch(cfg.batch_size, strategy)
     existed = os.path.isdir(folder.path)
@@ -309,6 +309,14 @@ def precision(mixed: bool):
         yield
     finally:
         keras.config.set_dtype_policy(before)
+
+
+def with_channels_of(model: ModelConfig, source) -> ModelConfig:
+    """`model` reading colour when the source's training images are coloured, else grey."""
+    model = dataclasses.replace(model, channels=source.channels())
+    log.info("input: %s, chosen from the training images (--rgb / --grey choose)",
+             "colour (RGB)" if model.channels == 3 else "grey")
+    return model
 
 
 def data_source_of(cfg: TrainConfig) -> FolderSource | TfdsSource | GeneratedSource:
