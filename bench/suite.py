@@ -115,6 +115,7 @@ def main() -> int:
     args = parser.parse_args()
 
     info = header()
+    os.makedirs(args.out, exist_ok=True)  # before training: a run that cannot save its grid is lost
     path = os.path.join(args.out, f"{'quick-' if args.quick else ''}{args.prefix}{info['date']}-{info['machine']['host']}.json")
     result = json.load(open(path, encoding="utf-8")) if os.path.exists(path) else {**info, "styles": []}
     done = {(row["style"], row["seed"]) for row in result["styles"]}
@@ -128,7 +129,6 @@ def main() -> int:
         row = run_style(style, args.shared, args.seed, args.quick, work, args.cache, grid)
         print(f"== {json.dumps({k: v for k, v in row.items() if k != 'misreads'})}", file=sys.stderr, flush=True)
         result["styles"].append(row)
-        os.makedirs(args.out, exist_ok=True)
         with open(path + ".tmp", "w", encoding="utf-8") as f:
             json.dump(result, f, indent=1, ensure_ascii=False)
         os.replace(path + ".tmp", path)
