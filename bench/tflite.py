@@ -55,6 +55,7 @@ def main() -> int:
     parser.add_argument("--model", required=True)
     parser.add_argument("--data", required=True)
     parser.add_argument("--label-regex")
+    parser.add_argument("--ignore-case", action="store_true", help="lower-case the labels, as `train --ignore-case`")
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--runs", type=int, default=300)
     parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"))
@@ -71,7 +72,7 @@ def main() -> int:
     from crnn_keras.metrics import score
 
     keras_reader = Reader(args.model)
-    samples, _ = list_samples(args.data, args.label_regex)
+    samples, _ = list_samples(args.data, args.label_regex, args.ignore_case)
     images = np.stack([keras_reader.prepare(s.path) for s in samples])
     truths = [s.label for s in samples]
     keras_texts = [r.text for r in keras_reader.read_arrays(images)]
