@@ -5,10 +5,10 @@
 Speed does not depend on the weights, so this compares shapes without training them: the
 default as training builds it for 4–6-character labels (`fit_labels(5)`: 40 time steps) and
 under 2,000 training images, with batch norm folded as a finished run saves it and unfolded as
-during training, and read in colour (RGB) as 0.3.11 builds it for coloured training images; 0.3.9's wider model and its blocks with a narrower GRU (`bench/NOTES.md`,
-session 15); the narrower model such sets got in versions 0.3.3–0.3.8; the 430 k model of
-2,000 images or more (all sets in version 0.3.2);
-version 0.2's 20 time steps; and the Keras example. Each reads
+during training, and read in colour (RGB) as 0.3.11 builds it for coloured training images;
+0.3.9's wider model and its blocks with a narrower GRU (`bench/NOTES.md`, session 15); the
+narrower model such sets got in versions 0.3.3–0.3.8; the 430 k model of 2,000 images or more
+(all sets in version 0.3.2); version 0.2's 20 time steps; and the Keras example. Each reads
 1,024 random images per round with `predict` on batches of 64, taking turns (bench/throughput.py);
 the figure is each model's best round. Writes bench/results/variants-<date>-<host>.json and .md.
 """
