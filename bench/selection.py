@@ -91,6 +91,7 @@ def train_runs(args) -> None:
     from crnn_keras.train.config import TrainConfig
     from crnn_keras.train.trainer import train
 
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)  # before training, not after
     for seed in args.seeds:
         work = tempfile.mkdtemp(prefix="crnn_selection_")
         train_dir, check_dir, regex, ignore_case = style_folders(args.style, work)
