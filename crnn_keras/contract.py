@@ -151,17 +151,24 @@ def greedy_collapse_graph(logits):
     """
     import tensorflow as tf  # only the exporter calls this; the runtimes must not need TF
 
-    steps = logits.shape[1]
     ids = tf.argmax(logits, axis=-1, output_type=tf.int32)
-    previous = tf.pad(ids[:, :-1], [[0, 0], [1, 0]], constant_values=PADDING_ID)
-    keep = tf.logical_and(tf.not_equal(ids, previous), tf.not_equal(ids, BLANK_INDEX))
+    log_probs = tf.nn.log_softmax(logits, axis=-1)
+    confidence = tf.exp(tf.reduce_sum(tf.reduce_max(log_probs, axis=-1), axis=-1))
+    return collapse_path_graph(ids), confidence
+
+
+def collapse_path_graph(path):
+    """A path of class ids (B, T) int32, static T → the collapsed ids (B, T), front-packed,
+    padded with -1: repeats merged, blanks dropped, in built-in TFLite ops."""
+    import tensorflow as tf
+
+    steps = path.shape[1]
+    previous = tf.pad(path[:, :-1], [[0, 0], [1, 0]], constant_values=PADDING_ID)
+    keep = tf.logical_and(tf.not_equal(path, previous), tf.not_equal(path, BLANK_INDEX))
     # Kept frame t goes to slot cumsum-1; dropped frames go to an extra slot T, cut off after the
     # one-hot. (A -1 slot would do in TF, but ONNX wraps -1 round to slot T-1, and tf2onnx turns
     # OneHot into a Gather that refuses an index past the end. It also takes rank-1 indices only.)
-    slot = tf.where(keep, tf.cumsum(tf.cast(keep, tf.int32), axis=1) - 1, tf.zeros_like(ids) + steps)
+    slot = tf.where(keep, tf.cumsum(tf.cast(keep, tf.int32), axis=1) - 1, tf.zeros_like(path) + steps)
     flat = tf.one_hot(tf.reshape(slot, [-1]), steps + 1, dtype=tf.int32)[:, :steps]
     placed = tf.reshape(flat, [-1, steps, steps])  # (B, T_frame, T_slot)
-    packed = tf.reduce_sum(placed * (ids + 1)[:, :, None], axis=1) - 1
-    log_probs = tf.nn.log_softmax(logits, axis=-1)
-    confidence = tf.exp(tf.reduce_sum(tf.reduce_max(log_probs, axis=-1), axis=-1))
-    return packed, confidence
+    return tf.reduce_sum(placed * (path + 1)[:, :, None], axis=1) - 1

@@ -35,6 +35,7 @@ def test_every_epoch_draws_new_images_and_validation_stays_fixed():
     data = source.load(16, 48, 1)
     assert data.val.images.shape == (6, 16, 48, 1) and len(data.train) == 10
     assert data.vocabulary().characters == tuple("ab12") and data.max_label_length == 4
+    assert data.label_lengths == (3, 4) and data.train.min_label_length == 3
     train, val = data.datasets(data.vocabulary(), 4, batch_size=4, augment=False, seed=0)
     assert int(train.cardinality()) == 3  # 4 + 4 + 2: Keras knows an epoch's length
     assert train.options().autotune.enabled is False and val.options().autotune.enabled is False

@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+import zipfile
 
 import numpy as np
 import pytest
@@ -65,6 +66,7 @@ def test_plain_tfds_reads_the_dataset_with_its_vocabulary_and_counts(source, bui
     train_labels = {x["label"].decode() for x in tfds.as_numpy(builder.as_dataset(split="train"))}
     assert summary["vocabulary"] == "".join(sorted(set("".join(train_labels))))
     assert summary["max_label_length"] == 4 and summary["counts"] == splits
+    assert summary["min_label_length"] == min(len(label) for label in labels)
 
 
 def test_stored_pixels_are_the_folder_path_pixels(source, built):
@@ -85,7 +87,7 @@ def test_a_manifest_builds_the_same_labels(source, tmp_path):
         build_dataset(DatasetOptions(out=str(tmp_path / "ds"), labels=str(manifest), **SIZE))
 
 
-def test_train_streams_the_dataset_then_evaluate_and_resume_check_it(built, tmp_path):
+def test_train_streams_the_dataset_then_evaluate_and_resume_check_it(source, built, tmp_path):
     data_dir = os.path.dirname(os.path.dirname(os.path.dirname(built)))
     out = tmp_path / "run"
     done = run_cli("train.py", "--tfds", data_dir, "--out", str(out), "--epochs", "2", "--height", "16",
@@ -94,6 +96,9 @@ def test_train_streams_the_dataset_then_evaluate_and_resume_check_it(built, tmp_
     info = json.load(open(out / "run.json"))
     assert info["train_images"] == 32 and info["val_images"] == 11 and info["train"]["tfds"] == data_dir
     assert os.path.exists(out / "predictions.png") and os.path.exists(out / "calibration.npy")
+    config = json.loads(zipfile.ZipFile(out / "model.keras").read("config.json"))
+    shortest = min(len(os.path.splitext(n)[0]) for n in os.listdir(source) if n != "broken.png")
+    assert f'"label_lengths": [{shortest}, 4]' in json.dumps(config)  # the streamed labels' lengths
     evaluated = run_cli("-m", "crnn_keras", "evaluate", "--model", str(out / "model.keras"), "--tfds", data_dir,
                         "--split", "test", "--json")
     assert evaluated.returncode == 0, evaluated.stderr[-2000:]

@@ -70,7 +70,7 @@ class GeneratedSource:
             labels.append(text)
         val = LabelledImages(np.stack(images), labels, [f"validation#{i}" for i in range(len(labels))])
         mean = (self.min_length + self.max_length) / 2
-        train = LabelSummary(self.per_epoch, self.alphabet, self.max_length, mean)
+        train = LabelSummary(self.per_epoch, self.alphabet, self.max_length, mean, self.min_length)
         return GeneratedData(self, (height, width, channels), train, val)
 
     def draw(self, seed: int, height: int, width: int):
@@ -93,6 +93,10 @@ class GeneratedData:
     @property
     def max_label_length(self) -> int:
         return self.source.max_length
+
+    @property
+    def label_lengths(self) -> tuple[int, int]:
+        return self.source.min_length, self.source.max_length
 
     def check_fit(self, time_steps: int) -> None:
         check_longest_fits(self.max_label_length, time_steps, "the synthetic captchas")

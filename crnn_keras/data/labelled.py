@@ -35,6 +35,10 @@ class LabelledImages:
     def max_label_length(self) -> int:
         return max(len(label) for label in self.labels)
 
+    @property
+    def min_label_length(self) -> int:
+        return min(len(label) for label in self.labels)
+
     def images_at(self, index: Sequence[int]) -> np.ndarray:
         return self.images[list(index)]
 

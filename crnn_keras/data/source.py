@@ -36,6 +36,11 @@ class TrainingData:
     def max_label_length(self) -> int:
         return max(self.train.max_label_length, self.val.max_label_length)
 
+    @property
+    def label_lengths(self) -> tuple[int, int]:
+        """(shortest, longest) label of training and validation: the lengths the reader's decoder allows."""
+        return min(self.train.min_label_length, self.val.min_label_length), self.max_label_length
+
     def check_fit(self, time_steps: int) -> None:
         """Raises ValueError naming a label too long for `time_steps` (CTC needs 2·len+1)."""
         check_labels_fit(self.train.labels, self.train.paths, time_steps)
@@ -71,6 +76,7 @@ class LabelSummary:
     characters: str
     max_label_length: int
     mean_label_length: float
+    min_label_length: int = 1
 
     def __len__(self) -> int:
         return self.count

@@ -87,6 +87,10 @@ class StreamedImages:
         return max(map(len, self.labels))
 
     @property
+    def min_label_length(self) -> int:
+        return min(map(len, self.labels))
+
+    @property
     def mean_label_length(self) -> float:
         return sum(map(len, self.labels)) / len(self.labels)
 
@@ -132,6 +136,11 @@ class StreamedData:
     @property
     def max_label_length(self) -> int:
         return max(self.train.max_label_length, self.val.max_label_length)
+
+    @property
+    def label_lengths(self) -> tuple[int, int]:
+        """(shortest, longest) label of training and validation: the lengths the reader's decoder allows."""
+        return min(self.train.min_label_length, self.val.min_label_length), self.max_label_length
 
     def check_fit(self, time_steps: int) -> None:
         check_longest_fits(self.max_label_length, time_steps, str(self.builder.data_dir),
@@ -193,7 +202,8 @@ class TfdsSource:
             lambda example: example["label"]))]
         count = builder.info.splits[train_split].num_examples
         train = LabelSummary(count, summary["vocabulary"], summary["max_label_length"],
-                             float(summary.get("mean_label_length") or summary["max_label_length"]))
+                             float(summary.get("mean_label_length") or summary["max_label_length"]),
+                             _min_length(summary))
         return StreamedData(builder, train_split, train, StreamedImages(builder, val_split, labels))
 
     def splits(self, train_count: int, splits) -> tuple[str, str]:
@@ -207,3 +217,9 @@ class TfdsSource:
         end = start + held
         rest = "+".join(([f"train[:{start}]"] if start else []) + ([f"train[{end}:]"] if end < train_count else []))
         return rest, f"train[{start}:{end}]"
+
+
+def _min_length(summary: dict) -> int:
+    """The shortest label `dataset build` saw; 1 (no bound) for datasets built before it was kept."""
+    value = summary.get("min_label_length")
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else 1

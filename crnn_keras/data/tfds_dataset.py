@@ -72,12 +72,14 @@ class LabelStats:
     count: int = 0
     total_length: int = 0
     max_length: int = 0
+    min_length: int = 0
 
     def add(self, label: str) -> None:
         self.characters.update(label)
         self.count += 1
         self.total_length += len(label)
         self.max_length = max(self.max_length, len(label))
+        self.min_length = min(self.min_length, len(label)) if self.min_length else len(label)
 
 
 @dataclasses.dataclass(eq=False)
@@ -272,6 +274,7 @@ def _write_summary(builder: CrnnCaptchas) -> None:
         "vocabulary": "".join(sorted(train.characters)),
         "max_label_length": max(stats.max_length for stats in builder.stats.values()),
         "mean_label_length": train.total_length / max(1, train.count),
+        "min_label_length": min((stats.min_length for stats in builder.stats.values() if stats.count), default=1),
         "counts": {name: builder.info.splits[name].num_examples for name in builder.stats},
         "format": 1,
     }

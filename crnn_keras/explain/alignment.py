@@ -4,6 +4,9 @@
       → T time steps, each a probability for every character and the blank
       → greedy path (the most likely symbol per step) → repeats merged → blanks dropped → text
 
+(A reader that bounds its reads to the training labels' lengths takes another path where the
+greedy one reads a length no label had; `explain` shows the path the reader took.)
+
 A doubled letter survives the merge only if a blank stands between its two runs: `a a · a`
 reads "aa", `a a a` reads "a". That is why CTC needs at least 2·len+1 time steps.
 """
@@ -15,9 +18,10 @@ import dataclasses
 import keras
 import numpy as np
 
-from crnn_keras.contract import BLANK_INDEX, Vocabulary, best_path_confidence, greedy_collapse
+from crnn_keras.contract import BLANK_INDEX, Vocabulary, greedy_collapse
 from crnn_keras.model.decoder import beam_decode
 from crnn_keras.model.heads import find_backbone, find_decoder
+from crnn_keras.model.length_bound import reader_path_graph
 
 BLANK_SYMBOL = "·"
 # The layers whose outputs show the height halving; every crnn_keras backbone names them so.
@@ -40,6 +44,8 @@ class Explanation:
     confidence: float
     beam_text: str | None = None
     beam_confidence: float | None = None
+    reader_path: list[int] | None = None  # where the reader's length bound left the greedy path
+
 
     @property
     def time_steps(self) -> int:
@@ -47,7 +53,10 @@ class Explanation:
 
     @property
     def path(self) -> list[int]:
-        """The most likely class at each time step."""
+        """The class the reader took at each time step: the most likely one, unless its length
+        bound chose another path."""
+        if self.reader_path is not None:
+            return list(self.reader_path)
         return [int(i) for i in self.probabilities.argmax(axis=-1)]
 
     @property
@@ -60,7 +69,7 @@ class Explanation:
         return BLANK_SYMBOL if class_id == BLANK_INDEX else self.vocabulary.characters[class_id - 1]
 
     def to_dict(self) -> dict:
-        """The sidecar JSON: the path, the merge, the text (equal to the reader's greedy text)."""
+        """The sidecar JSON: the path, the merge, the text (equal to the reader's own text)."""
         return {
             "time_steps": self.time_steps,
             "input_columns_per_step": self.image.shape[1] / self.time_steps,
@@ -87,15 +96,19 @@ def explain(reader: keras.Model, image: np.ndarray, beam_width: int | None = Non
     names = stage_names(backbone)
     probe = keras.Model(backbone.input, [backbone.get_layer(n).output for n in names] + [backbone.output])
     *maps, logits = probe.predict(image[None], verbose=0)
-    vocabulary = Vocabulary(tuple(find_decoder(reader).vocabulary))
-    ids = greedy_collapse(np.argmax(logits, axis=-1))[0]
+    decoder = find_decoder(reader)
+    vocabulary = Vocabulary(tuple(decoder.vocabulary))
+    path = (keras.ops.convert_to_numpy(reader_path_graph(logits, decoder.label_lengths))
+            if decoder.label_lengths else np.argmax(logits, axis=-1))
+    probabilities = keras.ops.convert_to_numpy(keras.ops.softmax(logits[0], axis=-1))
     explanation = Explanation(
         image=image,
         feature_maps=[(n, m[0].mean(axis=-1), tuple(m.shape[1:])) for n, m in zip(names, maps)],
-        probabilities=keras.ops.convert_to_numpy(keras.ops.softmax(logits[0], axis=-1)),
+        probabilities=probabilities,
         vocabulary=vocabulary,
-        text=vocabulary.decode(ids),
-        confidence=float(best_path_confidence(logits)[0]),
+        text=vocabulary.decode(greedy_collapse(path)[0]),
+        confidence=float(np.prod(probabilities[np.arange(len(path[0])), path[0]].astype(np.float64))),
+        reader_path=[int(c) for c in path[0]],
     )
     if beam_width:
         texts, confidences = beam_decode(logits, vocabulary, beam_width)

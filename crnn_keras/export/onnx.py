@@ -15,9 +15,10 @@ import tensorflow as tf
 import tf2onnx
 
 from crnn_keras import atomic
-from crnn_keras.contract import Vocabulary, greedy_collapse_graph
+from crnn_keras.contract import Vocabulary
 from crnn_keras.export.portable import without_cudnn
 from crnn_keras.model.heads import find_backbone, find_decoder
+from crnn_keras.model.length_bound import decode_graph
 
 OPSET = 17
 
@@ -25,14 +26,15 @@ OPSET = 17
 def convert(reader) -> bytes:
     """A Keras reader → ONNX model bytes (dynamic batch)."""
     backbone = without_cudnn(find_backbone(reader))
-    vocabulary = Vocabulary(tuple(find_decoder(reader).vocabulary))
+    decoder = find_decoder(reader)
+    vocabulary = Vocabulary(tuple(decoder.vocabulary))
     _, height, width, channels = backbone.input_shape
     spec = tf.TensorSpec([None, height, width, channels], tf.uint8, name="image")
 
     @tf.function(input_signature=[spec])
     def serve(image):
         logits = backbone(image, training=False)
-        ids, confidence = greedy_collapse_graph(logits)
+        ids, confidence = decode_graph(logits, decoder.label_lengths)
         # Made inside the function: a constant captured from outside would become a graph input.
         vocab = tf.constant(vocabulary.codepoints(), tf.int32) + tf.zeros([], tf.int32) * tf.size(ids)
         return {"ids": tf.identity(ids, name="ids"), "confidence": tf.identity(confidence, name="confidence"),

@@ -27,12 +27,13 @@ import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
 
 from crnn_keras import atomic
-from crnn_keras.contract import SIGNATURE, Vocabulary, greedy_collapse_graph
+from crnn_keras.contract import SIGNATURE, Vocabulary
 from crnn_keras.data.files import list_image_files
 from crnn_keras.data.images import load_images
 from crnn_keras.export.modes import QUANTIZE_MODES
 from crnn_keras.export.portable import without_cudnn
 from crnn_keras.model.heads import find_backbone, find_decoder
+from crnn_keras.model.length_bound import decode_graph
 from crnn_keras.run_folder import RunFolder
 from crnn_keras.runtime.keras_reader import load_keras_reader
 from crnn_keras.runtime.lite import LiteModel
@@ -85,13 +86,14 @@ def convert(reader, quantize: str = "float32", calibration: np.ndarray | None = 
     if quantize == "int8" and (calibration is None or len(calibration) == 0):
         raise ValueError("int8 needs calibration images: pass --calibration-data DIR")
     backbone = unrolled(find_backbone(reader))
-    vocabulary = Vocabulary(tuple(find_decoder(reader).vocabulary))
+    decoder = find_decoder(reader)
+    vocabulary = Vocabulary(tuple(decoder.vocabulary))
     codepoints = tf.constant(vocabulary.codepoints(), tf.int32)
     _, height, width, channels = backbone.input_shape
 
     def serve(image):
         logits = backbone(image, training=False)
-        ids, confidence = greedy_collapse_graph(logits)
+        ids, confidence = decode_graph(logits, decoder.label_lengths)
         # Tie the constant to the graph so the converter keeps it as a real output.
         vocab = codepoints + tf.zeros([], tf.int32) * tf.cast(tf.size(ids), tf.int32)
         return {"ids": ids, "confidence": confidence, "vocabulary": vocab}

@@ -10,6 +10,7 @@ import tensorflow as tf
 from keras import ops
 
 from crnn_keras.contract import BLANK_INDEX, Vocabulary
+from crnn_keras.model.length_bound import decode_graph
 
 
 @keras.saving.register_keras_serializable(package="crnn_keras")
@@ -20,6 +21,10 @@ class CTCDecoder(keras.layers.Layer):
 
     Args:
         vocabulary: the characters, one code point each.
+        label_lengths: (shortest, longest) label length seen in training, or None. Given, a
+            read of another length (but not an empty one) is replaced by the most likely path
+            whose text has an allowed length (`crnn_keras.model.length_bound`); reads in
+            range are unchanged.
 
     Input shape:
         logits: (B, T, len(vocabulary) + 1).
@@ -34,9 +39,10 @@ class CTCDecoder(keras.layers.Layer):
     array([b'aab'], dtype=object)
     """
 
-    def __init__(self, vocabulary: Sequence[str], **kwargs):
+    def __init__(self, vocabulary: Sequence[str], label_lengths: Sequence[int] | None = None, **kwargs):
         super().__init__(**kwargs)
         self.vocabulary = list(Vocabulary(tuple(str(ch) for ch in vocabulary)).characters)
+        self.label_lengths = _checked_lengths(label_lengths)
 
     @classmethod
     def from_config(cls, config):
@@ -49,15 +55,18 @@ class CTCDecoder(keras.layers.Layer):
 
     def call(self, logits):
         logits = ops.cast(logits, "float32")
-        batch, steps = ops.shape(logits)[0], ops.shape(logits)[1]
-        lengths = ops.full((batch,), steps, dtype="int32")
-        decoded, _ = ops.ctc_decode(logits, lengths, strategy="greedy", mask_index=BLANK_INDEX)
-        ids = decoded[0]  # (B, T), padded with -1
+        if self.label_lengths:
+            ids, confidence = decode_graph(logits, self.label_lengths)
+        else:
+            batch, steps = ops.shape(logits)[0], ops.shape(logits)[1]
+            lengths = ops.full((batch,), steps, dtype="int32")
+            decoded, _ = ops.ctc_decode(logits, lengths, strategy="greedy", mask_index=BLANK_INDEX)
+            ids = decoded[0]  # (B, T), padded with -1
+            log_probs = ops.log_softmax(logits, axis=-1)
+            confidence = ops.exp(ops.sum(ops.max(log_probs, axis=-1), axis=-1))
         # Strings have no keras.ops: gather characters from a table where row 0 (blank/padding) is "".
         table = tf.constant(["", *self.vocabulary])
         text = tf.strings.reduce_join(tf.gather(table, ops.maximum(ids, BLANK_INDEX)), axis=-1)
-        log_probs = ops.log_softmax(logits, axis=-1)
-        confidence = ops.exp(ops.sum(ops.max(log_probs, axis=-1), axis=-1))
         return {"text": text, "confidence": confidence, "logits": logits}
 
     def compute_output_spec(self, logits):
@@ -69,7 +78,18 @@ class CTCDecoder(keras.layers.Layer):
         }
 
     def get_config(self):
-        return {**super().get_config(), "vocabulary": self.vocabulary}
+        return {**super().get_config(), "vocabulary": self.vocabulary, "label_lengths": self.label_lengths}
+
+
+def _checked_lengths(label_lengths) -> list[int] | None:
+    if label_lengths is None:
+        return None
+    lengths = list(label_lengths) if isinstance(label_lengths, (list, tuple)) else []
+    if len(lengths) != 2 or not all(isinstance(n, int) and not isinstance(n, bool) for n in lengths) \
+            or not 1 <= lengths[0] <= lengths[1]:
+        raise ValueError(f"CTCDecoder label_lengths: expected [shortest, longest] with 1 ≤ shortest ≤ longest, "
+                         f"received {label_lengths!r}")
+    return lengths
 
 
 def beam_decode(logits: np.ndarray, vocabulary: Vocabulary, beam_width: int = 10) -> tuple[list[str], np.ndarray]:

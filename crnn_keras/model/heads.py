@@ -14,13 +14,16 @@ from crnn_keras.model.ctc import CTCLoss
 from crnn_keras.model.decoder import CTCDecoder
 
 
-def build_reader(backbone: keras.Model, vocabulary: Vocabulary) -> keras.Model:
+def build_reader(backbone: keras.Model, vocabulary: Vocabulary,
+                 label_lengths: tuple[int, int] | None = None) -> keras.Model:
     """Wraps the backbone with greedy decoding: the model users save and load.
 
+    `label_lengths` (shortest, longest training label) bounds the length of what it reads.
     Output: {"text": (B,) string, "confidence": (B,) float32, "logits": (B, T, V + 1)}.
     """
     image = keras.Input(backbone.input_shape[1:], dtype="uint8", name="image")
-    outputs = CTCDecoder(list(vocabulary.characters), dtype="float32", name="decoder")(backbone(image))
+    decoder = CTCDecoder(list(vocabulary.characters), label_lengths, dtype="float32", name="decoder")
+    outputs = decoder(backbone(image))
     return keras.Model(image, outputs, name="crnn_reader")
 
 

@@ -64,7 +64,9 @@ class KerasModel:
 
     def __init__(self, model: keras.Model):
         self.model = model
-        self.vocabulary = Vocabulary(tuple(find_decoder(model).vocabulary))
+        decoder = find_decoder(model)
+        self.vocabulary = Vocabulary(tuple(decoder.vocabulary))
+        self.label_lengths = decoder.label_lengths
         _, self.height, self.width, self.channels = model.input_shape
 
     @classmethod
@@ -75,6 +77,18 @@ class KerasModel:
         # predict() sets up a data pipeline per call (tens of ms); one batch needs none of it.
         out = (self.model.predict_on_batch(images) if len(images) <= 64 else
                self.model.predict(image_batches(images, 64), verbose=0))
+        texts, confidences = [t.decode("utf-8") for t in out["text"]], out["confidence"]
         if beam_width:
-            return beam_decode(out["logits"], self.vocabulary, beam_width)
-        return [t.decode("utf-8") for t in out["text"]], out["confidence"]
+            return self._beam_within_lengths(beam_decode(out["logits"], self.vocabulary, beam_width),
+                                             texts, confidences)
+        return texts, confidences
+
+    def _beam_within_lengths(self, beam, texts, confidences):
+        """Beam reads, except where one is not empty and has a length no training label had:
+        there the model's own length-bounded read (the beam cannot be told the bound)."""
+        if not self.label_lengths:
+            return beam
+        shortest, longest = self.label_lengths
+        inside = [not text or shortest <= len(text) <= longest for text in beam[0]]
+        return ([b if ok else t for b, t, ok in zip(beam[0], texts, inside)],
+                np.where(inside, beam[1], confidences).astype(np.float32))

@@ -113,6 +113,7 @@ def new_run(folder: RunFolder, cfg: TrainConfig, model: ModelConfig, data: Train
                  len(vocabulary) - len(known))
     _check_fit(data, backbone.output.shape[1])
     log.info("%d characters: %s", len(vocabulary), "".join(vocabulary.characters))
+    log.info("reads %d to %d characters long, as the training labels are", *data.label_lengths)
     trainer = build_trainer(backbone, max_label_length)
     trainer.compile(optimizer=make_optimizer(cfg, math.ceil(len(data.train) / cfg.batch_size)))
     info = RunInfo(model=model, train=cfg, vocabulary=vocabulary, max_label_length=max_label_length,
@@ -120,7 +121,7 @@ def new_run(folder: RunFolder, cfg: TrainConfig, model: ModelConfig, data: Train
     folder.write_info(info)
     folder.write_data_index(index)
     folder.save_calibration(data.calibration_sample(CALIBRATION_SAMPLES, cfg.seed))
-    return Run(folder, info, ResumeState(), trainer, build_reader(backbone, vocabulary))
+    return Run(folder, info, ResumeState(), trainer, build_reader(backbone, vocabulary, data.label_lengths))
 
 
 def init_source(cfg: TrainConfig, builder: BackboneBuilder) -> tuple[keras.Model, ModelConfig]:
@@ -152,7 +153,7 @@ def resumed_run(folder: RunFolder, cfg: TrainConfig, data: TrainingData, index: 
     folder.truncate_history(state.epoch)
     print(f"resuming {folder.path} after epoch {state.epoch}", file=sys.stderr)
     info = dataclasses.replace(info, train=cfg)
-    return Run(folder, info, state, trainer, build_reader(backbone, info.vocabulary))
+    return Run(folder, info, state, trainer, build_reader(backbone, info.vocabulary, data.label_lengths))
 
 
 def _check_fit(data: TrainingData, time_steps: int) -> None:
@@ -221,7 +222,8 @@ def finish(run: Run, data: TrainingData, cfg: TrainConfig, builder: BackboneBuil
     """Saves the reader for inference, scores it on validation, draws the run's pictures."""
     folder = run.folder
     best = keras.saving.load_model(folder.file(RunFolder.MODEL))
-    reader = build_reader(builder.for_inference(find_backbone(best), run.info.model), run.info.vocabulary)
+    reader = build_reader(builder.for_inference(find_backbone(best), run.info.model), run.info.vocabulary,
+                          find_decoder(best).label_lengths)
     folder.save_model(reader)
     texts, confidences = cb.predict_texts(reader, data.val.images, cfg.batch_size)
     truths = data.val.labels
