@@ -11,7 +11,9 @@ Styles: captcha_images_v2 (its fixed 936/104 split), the four real sets of ../sh
 ≥ 250 doubled-character test labels; built once into --cache). Each style's row is written as
 soon as it is done; a rerun skips styles already in the output file (resumable). Each row also
 holds the run's validation accuracy (`val_sequence_accuracy`): choose recipes by that; the test
-figures are for the final recipe and the previous default only. Misread grids are
+figures are for the final recipe and the previous default only. `greedy_sequence_accuracy` is
+what the same reader reads without its length bound (0.3.12; plain greedy on its logits), so a
+row shows what the bound changed. Misread grids are
 `…-misreads-<style>.png` for seed 0 and `…-misreads-<style>-seed<N>.png` for other seeds.
 """
 
@@ -25,6 +27,8 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import numpy as np  # noqa: E402
 
 from bench.machine import header  # noqa: E402
 from bench.styles import STYLES as GENERATED  # noqa: E402
@@ -93,13 +97,23 @@ def run_style(style: str, shared: str, seed: int, quick: bool, work: str, cache:
         misread_grid(samples, texts, [r.confidence for r in readings], grid)
     test = score(texts, truths)
     doubled = [(t, y) for t, y in zip(texts, truths) if has_doubled(y)]
+    greedy = [t.lower() if ignore_case else t for t in greedy_texts(reader, [s.path for s in samples])]
     return {"style": style, "seed": seed, "sequence_accuracy": test["sequence_accuracy"],
+            "greedy_sequence_accuracy": score(greedy, truths)["sequence_accuracy"],
             "character_error_rate": test["character_error_rate"],
             "doubled_sequence_accuracy": sum(t == y for t, y in doubled) / len(doubled) if doubled else None,
             "doubled_count": len(doubled), "count": test["count"], "train_seconds": result["seconds"],
             "epochs": result["epochs_run"], "best_epoch": result["best_epoch"],
             "val_sequence_accuracy": result["val_sequence_accuracy"], "val_count": result["val_count"],
             "channels": reader.channels, "misreads": [[y, t] for t, y in zip(texts, truths) if t != y][:40]}
+
+
+def greedy_texts(reader, paths: list[str]) -> list[str]:
+    """What the same reader reads without its length bound (0.3.11's decoding): greedy on its logits."""
+    from crnn_keras.contract import Vocabulary, greedy_decode
+
+    logits = reader.keras_model.predict(np.stack([reader.prepare(p) for p in paths]), batch_size=64, verbose=0)
+    return greedy_decode(logits["logits"], Vocabulary(tuple(reader.vocabulary)))[0]
 
 
 def main() -> int:

@@ -60,7 +60,7 @@ def test_suite_quick_writes_a_row_per_style_and_resumes(tiny_folder, tmp_path):
     [path] = [p for p in os.listdir(tmp_path / "results") if p.startswith("quick-suite-")]
     [row] = json.load(open(tmp_path / "results" / path))["styles"]
     for key in ("style", "sequence_accuracy", "character_error_rate", "doubled_sequence_accuracy", "doubled_count",
-                "count", "train_seconds", "epochs", "best_epoch"):
+                "count", "train_seconds", "epochs", "best_epoch", "greedy_sequence_accuracy"):
         assert key in row
     again = run_cli(*args)
     assert "already in" in again.stderr and len(json.load(open(tmp_path / "results" / path))["styles"]) == 1

@@ -77,7 +77,9 @@ def bounded_path_graph(logits, shortest: int, longest: int):
     emitted, last = np.meshgrid(np.arange(longest + 1), np.arange(classes), indexing="ij")
     start = ((emitted == 0) & (last == BLANK_INDEX)) | ((emitted == 1) & (last != BLANK_INDEX))
     state = tf.where(tf.constant(start), scores[:, :1, :], FLOOR)  # (B, longest + 1, K)
-    frames = tf.transpose(scores[:, 1:], [1, 0, 2])  # (T - 1, B, K)
+    # Time first by unstack and stack: an int32 transpose makes oneDNN print an error line on
+    # CPUs without AVX-512, and a float one before the cast lets int8 quantization round scores.
+    frames = tf.stack(tf.unstack(scores[:, 1:], axis=1))  # (T - 1, B, K)
     states, pointers = tf.scan(lambda carried, frame: _step(carried[0], frame), frames,
                                initializer=(state, tf.zeros_like(state)))
     allowed = tf.constant((np.arange(longest + 1) >= shortest)[:, None])
@@ -124,4 +126,4 @@ def _trace_back(state, pointers, classes: int):
 
     # Backwards by reversing the input: tf2onnx keeps scan(reverse=True)'s outputs in loop order.
     _, previous = tf.scan(back, tf.reverse(pointers, [0]), initializer=(emitted, last))  # (T - 1, B)
-    return tf.concat([tf.transpose(tf.reverse(previous, [0])), last[:, None]], axis=1)
+    return tf.stack([*tf.unstack(tf.reverse(previous, [0])), last], axis=1)
