@@ -153,3 +153,15 @@ def test_splice_pair_joins_the_left_of_one_image_to_the_right_of_another(tmp_pat
     assert label == "ad"
     assert image.size == (25 + 120 - 60, 20)
     assert image.getpixel((0, 0)) == (255, 0, 0) and image.getpixel((image.size[0] - 1, 19)) == (0, 0, 255)
+
+
+def test_length_bound_bench_compares_both_decoders_on_one_backbone(trained_run, tiny_folder, tmp_path):
+    out = tmp_path / "results"
+    done = run_cli(os.path.join(ROOT, "bench", "length_bound.py"), "--model", trained_run["model"],
+                   "--data", tiny_folder, "--lengths", "4", "4", "--no-tflite", "--out", str(out))
+    assert done.returncode == 0, done.stderr[-2000:]
+    [path] = [p for p in os.listdir(out) if p.endswith(".json")]
+    reads = json.load(open(out / path))["reads"]
+    assert reads["count"] == 32 and reads["greedy"] == 1.0  # the tiny reader reads all of its 3–4 letter images
+    # Bounded to 4 letters, every 3-letter read changes and none of those can stay right.
+    assert reads["changed"] == reads["changed_from_right"] > 0 and reads["bounded"] < 1.0
