@@ -163,7 +163,8 @@ def collapse_path_graph(path):
     import tensorflow as tf
 
     steps = path.shape[1]
-    keep = emissions_graph(path)
+    previous = tf.pad(path[:, :-1], [[0, 0], [1, 0]], constant_values=PADDING_ID)
+    keep = tf.logical_and(tf.not_equal(path, previous), tf.not_equal(path, BLANK_INDEX))
     # Kept frame t goes to slot cumsum-1; dropped frames go to an extra slot T, cut off after the
     # one-hot. (A -1 slot would do in TF, but ONNX wraps -1 round to slot T-1, and tf2onnx turns
     # OneHot into a Gather that refuses an index past the end. It also takes rank-1 indices only.)
@@ -171,12 +172,3 @@ def collapse_path_graph(path):
     flat = tf.one_hot(tf.reshape(slot, [-1]), steps + 1, dtype=tf.int32)[:, :steps]
     placed = tf.reshape(flat, [-1, steps, steps])  # (B, T_frame, T_slot)
     return tf.reduce_sum(placed * (path + 1)[:, :, None], axis=1) - 1
-
-
-def emissions_graph(path):
-    """(B, T) class ids → (B, T) bool: the frames where a character begins (not a blank, not
-    the previous frame's class). Their count is the length of the read."""
-    import tensorflow as tf
-
-    previous = tf.pad(path[:, :-1], [[0, 0], [1, 0]], constant_values=PADDING_ID)
-    return tf.logical_and(tf.not_equal(path, previous), tf.not_equal(path, BLANK_INDEX))

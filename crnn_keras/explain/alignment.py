@@ -46,6 +46,7 @@ class Explanation:
     beam_confidence: float | None = None
     reader_path: list[int] | None = None  # where the reader's length bound left the greedy path
 
+
     @property
     def time_steps(self) -> int:
         return self.probabilities.shape[0]

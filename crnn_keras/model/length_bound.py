@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from crnn_keras.contract import BLANK_INDEX, collapse_path_graph, emissions_graph, greedy_collapse_graph
+from crnn_keras.contract import BLANK_INDEX, collapse_path_graph, greedy_collapse_graph
 
 SCALE = 1024  # log-probability units a score counts: ties below 1/1024 nat are ties
 FLOOR = -(2**30)  # the score of unreachable states; kept above int32's minimum by clamping
@@ -48,7 +48,7 @@ def reader_path_graph(logits, label_lengths):
     import tensorflow as tf
 
     greedy = tf.argmax(logits, axis=-1, output_type=tf.int32)
-    length = tf.reduce_sum(tf.cast(emissions_graph(greedy), tf.int32), axis=1)
+    length = tf.reduce_sum(tf.cast(collapse_path_graph(greedy) >= 0, tf.int32), axis=1)
     # An empty read stays empty: it says "no text here", which no length bound should overrule.
     inside = (length == 0) | ((length >= label_lengths[0]) & (length <= label_lengths[1]))
 
