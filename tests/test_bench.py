@@ -165,3 +165,19 @@ def test_length_bound_bench_compares_both_decoders_on_one_backbone(trained_run, 
     assert reads["count"] == 32 and reads["greedy"] == 1.0  # the tiny reader reads all of its 3–4 letter images
     # Bounded to 4 letters, every 3-letter read changes and none of those can stay right.
     assert reads["changed"] == reads["changed_from_right"] > 0 and reads["bounded"] < 1.0
+
+
+def test_fuzz_models_bench_counts_how_damaged_copies_end(trained_run, tmp_path):
+    from crnn_keras.export.tflite import export
+
+    model = export(trained_run["model"], str(tmp_path / "r.tflite"))["path"]
+    out = tmp_path / "results"
+    for extra in ([], ["--unsealed", "--name", "unsealed"]):
+        done = run_cli(os.path.join(ROOT, "bench", "fuzz_models.py"), "--model", model, "--seeds", "1", "--count",
+                       "6", "--out", str(out), *extra)
+        assert done.returncode == 0, done.stderr[-2000:]
+    rows = {p: json.load(open(out / p))["seeds"][0] for p in os.listdir(out) if p.endswith(".json")}
+    sealed, old = (rows[p] for p in sorted(rows, key=lambda p: "unsealed" in p))
+    for row in (sealed, old):
+        assert row["answered"] == 6 and row["worker_status"] == 0 and row["unexpected"] == 0
+    assert sealed["read"] == 0 and sealed["refused_by_seal"] >= 5 and old["refused_by_seal"] == 0

@@ -15,31 +15,11 @@ import zipfile
 
 import pytest
 
+from bench.fuzz_models import mutate, unsealed
 from conftest import ROOT, run_cli, text_image
 from crnn_keras.data.images import ImageError, open_image
 
 FORMATS = {"PNG": ".png", "JPEG": ".jpg", "BMP": ".bmp", "GIF": ".gif"}
-
-
-def mutate(data: bytes, rng: random.Random) -> bytes:
-    """One seeded damage: flipped bytes, a cut, a repeated or zeroed run, or a lying length field."""
-    data = bytearray(data)
-    kind = rng.randrange(5)
-    if kind == 0:
-        for _ in range(rng.randint(1, 8)):
-            data[rng.randrange(len(data))] = rng.randrange(256)
-    elif kind == 1:
-        data = data[: rng.randrange(1, len(data))]
-    elif kind == 2:
-        start = rng.randrange(len(data))
-        data[start:start] = data[start : start + rng.randint(1, 64)] * rng.randint(1, 4)
-    elif kind == 3:
-        start = rng.randrange(len(data))
-        data[start : start + rng.randint(1, 32)] = bytes(min(32, len(data) - start))
-    else:
-        start = rng.randrange(max(1, len(data) - 4))
-        data[start : start + 4] = rng.choice([b"\xff\xff\xff\xff", b"\x7f\xff\xff\xff", b"\x00\x00\xff\xff"])
-    return bytes(data)
 
 
 class Hang(Exception):
@@ -112,11 +92,14 @@ def lite_model(trained_run, tmp_path_factory):
 def test_damaged_models_are_refused_in_one_line(trained_run, lite_model, tmp_path):
     rng = random.Random(1)
     lite = open(lite_model, "rb").read()
-    paths = []
-    for i in range(10):
+    paths, sealed_damaged = [], []
+    for i in range(20):
+        original = lite if i < 10 else unsealed(lite)  # unsealed: LiteRT's own checks must refuse
         path = tmp_path / f"t{i}.tflite"
-        path.write_bytes(mutate(lite, rng))
+        path.write_bytes(mutate(original, rng))
         paths.append(str(path))
+        if i < 10 and path.read_bytes() != lite:
+            sealed_damaged.append(str(path))
     paths += damaged_keras_files(trained_run["model"], tmp_path, rng, 10)
     done = run_cli(os.path.join(ROOT, "tests", "fuzz_models_worker.py"), *paths, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -124,4 +107,7 @@ def test_damaged_models_are_refused_in_one_line(trained_run, lite_model, tmp_pat
     assert len(results) == len(paths)
     unexpected = [r for r in results if r["outcome"] == "unexpected"]
     assert not unexpected, unexpected
+    assert len(sealed_damaged) >= 8
+    assert all(r["outcome"] == "refused" for r in results if r["path"] in sealed_damaged), results
+    assert not any("seal" in r["detail"] or "SHA-256" in r["detail"] for r in results if r["path"] in paths[10:20])
     assert max(r["rss_mb"] for r in results) < 4000

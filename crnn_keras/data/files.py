@@ -141,6 +141,25 @@ def check_model_file(path: str) -> None:
         raise ModelError(f"{path}: {reason}")
 
 
+MAX_MODEL_BYTES = 2**31  # the most a FlatBuffer (TFLite) or a protobuf (ONNX) can address
+
+
+def read_model_file(path: str) -> bytes:
+    """The bytes of an exported model file, after `check_model_file`.
+
+    Raises:
+        ModelError: one line naming the path (missing, not a regular file, over 2 GiB, unreadable).
+    """
+    check_model_file(path)
+    try:
+        with open(path, "rb") as file:
+            if os.fstat(file.fileno()).st_size > MAX_MODEL_BYTES:
+                raise ModelError(f"{path}: over 2 GiB, larger than any TFLite or ONNX model can be")
+            return file.read()
+    except OSError as error:
+        raise ModelError(f"{path}: cannot read this model file ({error.strerror or error})") from None
+
+
 def _folder_images(folder: str, files: list[str], problems: list[Problem]) -> None:
     try:
         entries = sorted(os.scandir(folder), key=lambda e: e.name)

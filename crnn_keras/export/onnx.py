@@ -14,7 +14,7 @@ from __future__ import annotations
 import tensorflow as tf
 import tf2onnx
 
-from crnn_keras import atomic
+from crnn_keras import atomic, integrity
 from crnn_keras.contract import Vocabulary
 from crnn_keras.export.portable import without_cudnn
 from crnn_keras.model.heads import find_backbone, find_decoder
@@ -42,7 +42,9 @@ def convert(reader) -> bytes:
 
     with tf.device("/cpu:0"):
         model, _ = tf2onnx.convert.from_function(serve, input_signature=[spec], opset=OPSET)
-    return model.SerializeToString()
+    entry = model.metadata_props.add()
+    entry.key, entry.value = integrity.METADATA_NAME, integrity.placeholder().decode()
+    return integrity.seal(model.SerializeToString())
 
 
 def export(model_path: str, out_path: str) -> dict:

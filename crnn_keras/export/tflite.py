@@ -26,7 +26,7 @@ import numpy as np
 import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
 
-from crnn_keras import atomic
+from crnn_keras import atomic, integrity
 from crnn_keras.contract import SIGNATURE, Vocabulary
 from crnn_keras.data.files import list_image_files
 from crnn_keras.data.images import load_images
@@ -57,15 +57,23 @@ def unrolled(backbone):
     return without_cudnn(copy)
 
 
-def strip_tensor_names(flatbuffer: bytes) -> bytes:
-    """Drops tensor names (kilobytes per unrolled step); signatures keep theirs."""
+def finish_flatbuffer(flatbuffer: bytes) -> bytes:
+    """Drops tensor names (kilobytes per unrolled step; signatures keep theirs) and seals the
+    file (`crnn_keras.integrity`: a metadata entry holding the SHA-256 of the whole file)."""
+    from tensorflow.lite.python import schema_py_generated as schema
     from tensorflow.lite.tools import flatbuffer_utils
 
     model = flatbuffer_utils.convert_bytearray_to_object(bytearray(flatbuffer))
     for subgraph in model.subgraphs:
         for tensor in subgraph.tensors:
             tensor.name = None
-    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+    digest = schema.BufferT()
+    digest.data = list(integrity.placeholder())
+    model.buffers.append(digest)
+    entry = schema.MetadataT()
+    entry.name, entry.buffer = integrity.METADATA_NAME, len(model.buffers) - 1
+    model.metadata = (model.metadata or []) + [entry]
+    return integrity.seal(bytes(flatbuffer_utils.convert_object_to_bytearray(model)))
 
 
 def _calibration_batches(images: np.ndarray) -> Iterator[list[np.ndarray]]:
@@ -119,7 +127,7 @@ def convert(reader, quantize: str = "float32", calibration: np.ndarray | None = 
             # Each unrolled GRU step holds its own weight tensor (one shared buffer); per-channel
             # scales would repeat 3·units floats and int64 zero points on every one of them.
             converter._experimental_disable_per_channel_quantization_for_dense_layers = True
-        return strip_tensor_names(converter.convert())
+        return finish_flatbuffer(converter.convert())
 
 
 def op_names(tflite_model: bytes | str) -> list[str]:

@@ -8,8 +8,9 @@ from __future__ import annotations
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
+from crnn_keras import integrity
 from crnn_keras.contract import OUTPUTS, SIGNATURE, ModelError, Vocabulary
-from crnn_keras.data.files import check_model_file
+from crnn_keras.data.files import read_model_file
 from crnn_keras.quiet import native_stderr_silenced
 
 
@@ -17,16 +18,18 @@ class LiteModel:
     """A crnn_keras TFLite model: image (1, H, W, C) uint8 → ids, confidence, vocabulary."""
 
     def __init__(self, path: str, num_threads: int | None = None):
-        check_model_file(path)
+        content = read_model_file(path)
         self.path = path
-        self.runner = self._signature_runner(path, num_threads)
+        self.sealed = integrity.check(content, path)
+        self.runner = self._signature_runner(content, num_threads)
         self.height, self.width, self.channels = self._input_size()
         self.vocabulary = self._vocabulary()
 
-    def _signature_runner(self, path: str, num_threads: int | None):
+    def _signature_runner(self, content: bytes, num_threads: int | None):
+        path = self.path
         try:
             with native_stderr_silenced():  # "INFO: Created TensorFlow Lite XNNPACK delegate"
-                self.interpreter = Interpreter(model_path=path, num_threads=num_threads)
+                self.interpreter = Interpreter(model_content=content, num_threads=num_threads)
             signatures = self.interpreter.get_signature_list()
         except Exception as error:  # noqa: BLE001  the interpreter raises many kinds for a damaged file
             detail = str(error).strip().splitlines()[0][:200] if str(error).strip() else "unreadable"

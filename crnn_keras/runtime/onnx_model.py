@@ -5,22 +5,24 @@ from __future__ import annotations
 import numpy as np
 import onnxruntime
 
+from crnn_keras import integrity
 from crnn_keras.contract import OUTPUTS, ModelError, Vocabulary
-from crnn_keras.data.files import check_model_file
+from crnn_keras.data.files import read_model_file
 
 
 class OnnxModel:
     """A crnn_keras ONNX model: image (B, H, W, C) uint8 → ids, confidence, vocabulary."""
 
     def __init__(self, path: str, num_threads: int | None = None):
-        check_model_file(path)
+        content = read_model_file(path)
         self.path = path
+        self.sealed = integrity.check(content, path)
         options = onnxruntime.SessionOptions()
         if num_threads:
             options.intra_op_num_threads = num_threads
         options.log_severity_level = 3
         try:
-            self.session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+            self.session = onnxruntime.InferenceSession(content, options, providers=["CPUExecutionProvider"])
         except Exception as error:  # noqa: BLE001  ONNX Runtime raises its own kinds for damaged files
             raise ModelError(f"{path}: not an ONNX model ({str(error).strip().splitlines()[0][:200]})") from None
         self.height, self.width, self.channels = self._input_size()
