@@ -181,3 +181,16 @@ def test_fuzz_models_bench_counts_how_damaged_copies_end(trained_run, tmp_path):
     for row in (sealed, old):
         assert row["answered"] == 6 and row["worker_status"] == 0 and row["unexpected"] == 0
     assert sealed["read"] == 0 and sealed["refused_by_seal"] >= 5 and old["refused_by_seal"] == 0
+
+
+def test_pretrain_draws_labelled_captchas_in_many_fonts(tmp_path):
+    from bench.pretrain import ALPHABET, ManyFontsSource, fonts
+
+    assert len(fonts()) == 22 and all(os.path.isfile(f) for f in fonts())
+    source = ManyFontsSource(10, 2, ALPHABET, 4, 6, seed=3)
+    drawn = [pair for pair, _ in zip(source.draw(3, 64, 160), range(12))]
+    again = [pair for pair, _ in zip(source.draw(3, 64, 160), range(12))]
+    assert [label for _, label in drawn] == [label for _, label in again]  # seeded, drawings too
+    assert all(a.tobytes() == b.tobytes() for (a, _), (b, _) in zip(drawn, again))
+    assert all(4 <= len(label) <= 6 and set(label) <= set(ALPHABET) for _, label in drawn)
+    assert len({image.size for image, _ in drawn}) > 1 and source.index()["many-font captchas"][0] == ["per epoch", 10]

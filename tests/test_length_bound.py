@@ -1,6 +1,7 @@
 """Decoding bounded to the training labels' lengths: the right path, the same reads everywhere."""
 
 import itertools
+import json
 
 import keras
 import numpy as np
@@ -135,3 +136,13 @@ def test_explain_shows_the_path_a_bounded_reader_took(bounded_reader, tiny_image
         assert explanation.confidence == pytest.approx(reading.confidence, rel=1e-3)
         merged = [c for c in explanation.merged if c != 0]
         assert "".join(explanation.symbol(c) for c in merged) == reading.text
+
+
+def test_evaluate_json_reports_the_length_bound(bounded_reader, trained_run, capsys):
+    from crnn_keras.cli import main
+
+    assert main(["evaluate", "--model", bounded_reader, "--data", trained_run["data"], "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["decoder"] == "greedy" and result["length_bound"] == [5, 6]
+    assert result["sequence_accuracy"] == 0.0  # every 3–4 letter label, read at 5–6 letters
+    assert Reader(bounded_reader).label_lengths == (5, 6)

@@ -124,7 +124,7 @@ def evaluate(args) -> int:
     result = score(texts, truths)
     result.update(skipped=skipped, unknown_character_labels=len(unknown),
                   mean_confidence=float(sum(confidences) / len(confidences)),
-                  decoder=f"beam({beam})" if beam else "greedy", model=args.model, data=args.labels or args.data or f"{args.tfds} ({args.split})",
+                  decoder=f"beam({beam})" if beam else "greedy", length_bound=reader.label_lengths, model=args.model, data=args.labels or args.data or f"{args.tfds} ({args.split})",
                   seconds=round(time.time() - started, 2),
                   coverage=coverage(confidences, [t == y for t, y in zip(texts, truths)]))
     if args.errors:

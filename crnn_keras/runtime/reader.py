@@ -61,6 +61,13 @@ class Reader:
         """The Keras reader model behind this Reader; None when it reads with a `.tflite` model."""
         return getattr(self._backend, "model", None)
 
+    @property
+    def label_lengths(self) -> tuple[int, int] | None:
+        """(shortest, longest): the lengths a `.keras` reader keeps its reads to. None for a reader
+        saved before 0.3.12 and for `.tflite` / `.onnx` models, whose graph holds any bound."""
+        lengths = getattr(self._backend, "label_lengths", None)
+        return tuple(lengths) if lengths else None
+
     def prepare(self, image) -> np.ndarray:
         """One image (path, PIL image or array) → model input (H, W, C) uint8."""
         return load_image(image, self.height, self.width, self.channels)
