@@ -21,7 +21,6 @@ Example:
 from __future__ import annotations
 
 import hashlib
-import re
 
 from crnn_keras.contract import ModelError
 
@@ -29,7 +28,6 @@ TAG = b"crnn_keras-sha256:"
 DIGEST_LENGTH = 64  # hexadecimal characters of a SHA-256 digest
 METADATA_NAME = "crnn_keras_sha256"  # the TFLite metadata entry and ONNX metadata_props key
 _UNSET = b"0" * DIGEST_LENGTH
-_SEAL = re.compile(re.escape(TAG) + rb"[0-9a-f]{%d}" % DIGEST_LENGTH)
 
 
 def placeholder() -> bytes:
@@ -48,10 +46,10 @@ def seal(data: bytes) -> bytes:
     Raises:
         ValueError: the placeholder is missing or appears more than once.
     """
-    where = [m.start() + len(TAG) for m in re.finditer(re.escape(placeholder()), data)]
-    if len(where) != 1:
-        raise ValueError(f"expected one seal placeholder in the exported model, found {len(where)}")
-    start = where[0]
+    found = data.count(placeholder())
+    if found != 1:
+        raise ValueError(f"expected one seal placeholder in the exported model, found {found}")
+    start = data.index(placeholder()) + len(TAG)
     return data[:start] + _digest(data, start) + data[start + DIGEST_LENGTH :]
 
 
@@ -61,14 +59,12 @@ def check(data: bytes, path: str) -> bool:
     Raises:
         ModelError: one line naming `path`, when the seal is damaged or does not match.
     """
-    if TAG not in data:
-        if METADATA_NAME.encode() in data:  # the entry is there, its seal damaged beyond recognition
-            raise ModelError(f"{path}: damaged (its crnn_keras seal is unreadable); export the model again")
+    tags = data.count(TAG)
+    if tags == 0 and METADATA_NAME.encode() not in data:
         return False
-    seals = list(_SEAL.finditer(data))
-    if len(seals) != 1 or data.count(TAG) != 1:
+    if tags != 1:  # none with the entry's name still there, or a tag repeated: a damaged seal
         raise ModelError(f"{path}: damaged (its crnn_keras seal is unreadable); export the model again")
-    start = seals[0].start() + len(TAG)
+    start = data.index(TAG) + len(TAG)
     if _digest(data, start) != data[start : start + DIGEST_LENGTH]:
         raise ModelError(f"{path}: damaged (its content does not match the SHA-256 it was exported with); "
                          "copy or export the model again")
