@@ -33,3 +33,22 @@ def native_stderr_silenced():
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+
+
+def spend_onednn_bool_note() -> None:
+    """Logs TensorFlow's once-per-process oneDNN bool note into /dev/null before training does.
+
+    `tf.nn.ctc_loss` transposes a bool mask of the batch's time steps. On CPUs without AVX-512,
+    oneDNN meets that transpose with an error-level line ("oneDNN supports DT_BOOL only on
+    platforms with AVX-512. Falling back to the default Eigen-based implementation") at the first
+    training step, though nothing is wrong. oneDNN writes it only once per process, so one small
+    bool transpose here, silenced, spends it. With TF_CPP_MIN_LOG_LEVEL set, nothing is done.
+    """
+    if not enabled():
+        return
+    import tensorflow as tf
+
+    lengths = tf.TensorSpec([None], tf.int32)  # a dynamic batch: nothing the optimizer can fold away
+    transpose = tf.function(lambda n: tf.transpose(tf.sequence_mask(n, 2)), input_signature=[lengths])
+    with native_stderr_silenced():
+        transpose(tf.constant([1]))

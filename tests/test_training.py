@@ -74,6 +74,15 @@ def test_python_api_reads_paths_pil_images_and_arrays(trained_run):
     assert [r.text for r in reader.read(arrays, beam_width=4)] == labels
 
 
+def test_train_prints_no_native_error_lines(tiny_folder, tmp_path):
+    """On CPUs without AVX-512 the CTC loss's bool transpose made oneDNN log an E-level line."""
+    done = run_cli("-m", "crnn_keras", "train", "--data", tiny_folder, "--out", str(tmp_path / "run"),
+                   "--epochs", "1", input_env={"CUDA_VISIBLE_DEVICES": ""})
+    assert done.returncode == 0, done.stderr
+    native = [line for line in done.stderr.splitlines() if line.startswith(("E0000", "W0000", "I0000"))]
+    assert not native, native
+
+
 def test_keras_load_model_after_import(trained_run):
     code = (
         "import keras, numpy as np, crnn_keras\n"

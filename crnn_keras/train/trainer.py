@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import keras
 import numpy as np
 
+from crnn_keras import quiet
 from crnn_keras.data.labelled import drop_unspellable
 from crnn_keras.data.source import FolderSource, TrainingData
 from crnn_keras.metrics import score
@@ -194,6 +195,7 @@ def fit(run: Run, data: TrainingData, cfg: TrainConfig, monitor: str,
     steps = distribute.fixed_steps(cfg, len(data.train), len(data.val), replicas)
     if steps:  # workers must take the same number of steps: repeat, and count them
         train_ds, val_ds = train_ds.repeat(), val_ds.repeat()
+    quiet.spend_onednn_bool_note()
     with stop_on_sigint(run.trainer) as interrupted:
         run.trainer.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, initial_epoch=state.epoch,
                         callbacks=callbacks, shuffle=False,  # the dataset shuffles itself
