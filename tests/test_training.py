@@ -74,8 +74,9 @@ def test_python_api_reads_paths_pil_images_and_arrays(trained_run):
     assert [r.text for r in reader.read(arrays, beam_width=4)] == labels
 
 
-def test_train_prints_no_native_error_lines(tiny_folder, tmp_path):
+def test_train_prints_no_native_error_lines(tiny_folder, tmp_path, monkeypatch):
     """On CPUs without AVX-512 the CTC loss's bool transpose made oneDNN log an E-level line."""
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)  # a user's default; tf2onnx sets it on import
     done = run_cli("-m", "crnn_keras", "train", "--data", tiny_folder, "--out", str(tmp_path / "run"),
                    "--epochs", "1", input_env={"CUDA_VISIBLE_DEVICES": ""})
     assert done.returncode == 0, done.stderr
