@@ -62,6 +62,11 @@ def unsealed(data: bytes) -> bytes:
     return data.replace(integrity.TAG, b"x" * len(integrity.TAG)).replace(name, b"y" * len(name))
 
 
+def refused_by_seal(row: dict) -> bool:
+    """Whether the worker's row for one copy says the seal refused it (crnn_keras.integrity's messages)."""
+    return row["outcome"] == "refused" and ("seal" in row["detail"] or "SHA-256" in row["detail"])
+
+
 def _limit_memory():
     resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE_LIMIT, ADDRESS_SPACE_LIMIT))
 
@@ -91,7 +96,7 @@ def fuzz_seed(original: bytes, suffix: str, seed: int, count: int, folder: str) 
         before = row["rss_mb"]
     return {"seed": seed, "cases": count, "answered": len(rows), "worker_status": status,
             "read": outcomes["read"], "refused": outcomes["refused"], "unexpected": outcomes["unexpected"],
-            "refused_by_seal": sum("seal" in r["detail"] or "SHA-256" in r["detail"] for r in rows),
+            "refused_by_seal": sum(map(refused_by_seal, rows)),
             "peak_rss_mb": max((r["rss_mb"] for r in rows), default=None), "growth": growth,
             "unexpected_details": [r["detail"] for r in rows if r["outcome"] == "unexpected"]}
 

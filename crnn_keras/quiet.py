@@ -9,6 +9,7 @@ TF_CPP_MIN_LOG_LEVEL gets TensorFlow's output untouched. Nothing here changes th
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 
@@ -35,6 +36,7 @@ def native_stderr_silenced():
         os.close(devnull)
 
 
+@functools.cache  # once per process, as oneDNN writes the note; later trainings (label's retrain) skip it
 def spend_onednn_bool_note() -> None:
     """Logs TensorFlow's once-per-process oneDNN bool note into /dev/null before training does.
 
