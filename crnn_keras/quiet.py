@@ -36,7 +36,7 @@ def native_stderr_silenced():
         os.close(devnull)
 
 
-@functools.cache  # once per process, as oneDNN writes the note; later trainings (label's retrain) skip it
+@functools.cache  # once per process, as oneDNN writes the note; later trainings in it (a notebook, the dev suite) skip it
 def spend_onednn_bool_note() -> None:
     """Logs TensorFlow's once-per-process oneDNN bool note into /dev/null before training does.
 
